@@ -1,0 +1,200 @@
+//! Plain data types shared by every part of the simulator and by its callers.
+//!
+//! Time is `i64` microseconds since the Unix epoch, UTC; candle timestamps are bar open times.
+
+/// Microseconds since the Unix epoch, UTC.
+pub type TimestampUs = i64;
+
+/// Index of a symbol in the simulator's spec table (dense, assigned at construction).
+pub type SymbolId = u16;
+
+/// Identifier of a position, unique within one simulator, assigned in creation order.
+pub type PositionId = u64;
+
+/// Trade direction: long buys, short sells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Long,
+    Short,
+}
+
+impl Direction {
+    /// +1.0 for long, −1.0 for short.
+    #[inline]
+    pub fn sign(self) -> f64 {
+        match self {
+            Direction::Long => 1.0,
+            Direction::Short => -1.0,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Long => "long",
+            Direction::Short => "short",
+        }
+    }
+
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Long => Direction::Short,
+            Direction::Short => Direction::Long,
+        }
+    }
+}
+
+/// How an order enters the market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderType {
+    Market,
+    Limit,
+    Stop,
+}
+
+impl OrderType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "market",
+            OrderType::Limit => "limit",
+            OrderType::Stop => "stop",
+        }
+    }
+
+    pub fn is_pending(self) -> bool {
+        !matches!(self, OrderType::Market)
+    }
+}
+
+/// Execution variant (SEMANTICS preamble).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Variant {
+    /// The canonical, corrected model.
+    #[default]
+    V2,
+    /// Rule-for-rule reproduction of the legacy Python simulator, quirks included.
+    V1Parity,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::V2 => "v2",
+            Variant::V1Parity => "v1_parity",
+        }
+    }
+}
+
+/// One OHLC candle of one side (bid or ask).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candle {
+    pub ts: TimestampUs,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+/// One quote.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tick {
+    pub ts: TimestampUs,
+    pub bid: f64,
+    pub ask: f64,
+}
+
+/// A trading signal (SEMANTICS §1). Strings live with the caller: `meta` is an opaque index the
+/// caller uses to find reason/scenario/tags, carried unchanged into the position records.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Signal {
+    pub ts: TimestampUs,
+    pub symbol: SymbolId,
+    pub direction: Direction,
+    pub order_type: OrderType,
+    /// Entry (or order) price; `None` for a market order filling at the signal bar's close.
+    pub entry_price: Option<f64>,
+    pub stop_loss: f64,
+    pub take_profit: f64,
+    pub meta: u32,
+}
+
+/// Instrument specification (DESIGN §3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SymbolSpec {
+    pub symbol: String,
+    pub pip_size: f64,
+    pub tick_size: Option<f64>,
+    pub tick_value: Option<f64>,
+    pub contract_size: f64,
+    pub volume_min: f64,
+    pub volume_step: f64,
+    pub volume_max: f64,
+    pub base_currency: String,
+    pub quote_currency: String,
+    /// Minimum |fill − SL| in pips; `None` means the default of 0.1 pip.
+    pub min_sl_distance_pips: Option<f64>,
+}
+
+/// Why the stop of a position has its current value (drives the exit reason, SEMANTICS §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopKind {
+    Initial,
+    BreakEven,
+    Trailing,
+}
+
+/// Why a position closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitReason {
+    StopLoss,
+    TakeProfit,
+    BreakEvenStopLoss,
+    TrailingStop,
+    Timeout,
+    EndOfData,
+    SignalExit,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::StopLoss => "stop_loss",
+            ExitReason::TakeProfit => "take_profit",
+            ExitReason::BreakEvenStopLoss => "break_even_stop_loss",
+            ExitReason::TrailingStop => "trailing_stop",
+            ExitReason::Timeout => "timeout",
+            ExitReason::EndOfData => "end_of_data",
+            ExitReason::SignalExit => "signal_exit",
+        }
+    }
+}
+
+/// Why a geometrically impossible signal was rejected (SEMANTICS §1, §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    SlWrongSide,
+    TpWrongSide,
+    SlTooClose,
+    SizeBelowMin,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 4] = [
+        RejectReason::SlWrongSide,
+        RejectReason::TpWrongSide,
+        RejectReason::SlTooClose,
+        RejectReason::SizeBelowMin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::SlWrongSide => "sl_wrong_side",
+            RejectReason::TpWrongSide => "tp_wrong_side",
+            RejectReason::SlTooClose => "sl_too_close",
+            RejectReason::SizeBelowMin => "size_below_min",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
