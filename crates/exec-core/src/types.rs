@@ -198,3 +198,83 @@ impl RejectReason {
         self as usize
     }
 }
+
+/// Lifecycle state of a position held by the simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PositionStatus {
+    /// A limit/stop order waiting for its trigger.
+    Pending,
+    /// Filled and in the market.
+    Open,
+}
+
+/// A pending order or open position (SEMANTICS §2–3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Position {
+    pub id: PositionId,
+    pub symbol: SymbolId,
+    pub direction: Direction,
+    pub order_type: OrderType,
+    pub status: PositionStatus,
+    /// Timestamp of the signal bar (placement time of pending orders).
+    pub placement_time: TimestampUs,
+    /// Entry time: the signal bar for market orders, the trigger bar for pending orders.
+    pub entry_time: TimestampUs,
+    /// Bar (or tick) where the order filled; `None` while pending (and for v1 tick market orders).
+    pub trigger_time: Option<TimestampUs>,
+    /// Order price for pending orders, fill price (slippage included) once open.
+    pub entry_price: f64,
+    pub stop_loss: f64,
+    pub take_profit: f64,
+    pub initial_stop_loss: f64,
+    pub initial_take_profit: f64,
+    /// Why the stop has its current value.
+    pub stop_kind: StopKind,
+    /// Size in lots; 0 while pending.
+    pub lots: f64,
+    /// Account-currency value of a 1.0 price move for one lot, fixed at the fill.
+    pub value_per_price: f64,
+    /// Commission booked at entry (account currency).
+    pub entry_fee: f64,
+    /// Number of bars evaluated since the fill (for max_holding_bars).
+    pub bars_held: u32,
+    /// Bars since placement while pending (for pending_ttl_bars).
+    pub bars_pending: u32,
+    /// Best exit-side price seen since the fill (for break-even and trailing).
+    pub best_price: f64,
+    /// Caller's opaque index for reason/scenario/tags.
+    pub meta: u32,
+}
+
+/// A closed position: the full record the trades table is built from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedPosition {
+    pub id: PositionId,
+    pub symbol: SymbolId,
+    pub direction: Direction,
+    pub order_type: OrderType,
+    pub placement_time: TimestampUs,
+    pub entry_time: TimestampUs,
+    pub trigger_time: Option<TimestampUs>,
+    pub exit_time: TimestampUs,
+    pub entry_price: f64,
+    pub exit_price: f64,
+    pub lots: f64,
+    pub initial_stop_loss: f64,
+    pub initial_take_profit: f64,
+    pub stop_loss: f64,
+    pub take_profit: f64,
+    pub reason: ExitReason,
+    pub entry_fee: f64,
+    pub exit_fee: f64,
+    /// Overnight financing booked while the position was held (0 unless a swap model is set).
+    pub swap: f64,
+    pub gross_pnl: f64,
+    pub net_pnl: f64,
+    pub r_multiple: f64,
+    /// The exit happened in the bar where the pending order triggered.
+    pub in_entry_candle: bool,
+    /// SL and TP were both inside the exit bar's range: the SL-first rule decided the result.
+    pub ambiguous: bool,
+    pub meta: u32,
+}
