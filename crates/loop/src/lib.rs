@@ -2,3 +2,13 @@
 //!
 //! Runs one config on one symbol's data from first bar to last with no Python involved, and fans
 //! many configs out with rayon. Rules: SEMANTICS.md §7–9; contracts: DESIGN.md §3–5, §7.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod signals;
+
+pub use config::{parse_config, RunConfig};
+pub use data::{bars_schema, ticks_schema, Bars, DataSet, Ticks};
+pub use error::LoopError;
+pub use signals::SignalTable;
