@@ -2,6 +2,8 @@
 //!
 //! Runs one config on one symbol's data from first bar to last with no Python involved, and fans
 //! many configs out with rayon. Rules: SEMANTICS.md §7–9; contracts: DESIGN.md §3–5, §7.
+pub mod metrics;
+pub mod results;
 
 pub mod config;
 pub mod data;
@@ -12,4 +14,3 @@ pub use config::{parse_config, RunConfig};
 pub use data::{bars_schema, ticks_schema, Bars, DataSet, Ticks};
 pub use error::LoopError;
 pub use signals::SignalTable;
-pub mod metrics;

@@ -138,71 +138,99 @@ pub struct Metrics {
     pub orders_cancelled: u64,
 }
 
-/// A floating-point metric column of the summary: its name and how to read it.
-pub type F64Metric = (&'static str, fn(&Metrics) -> f64);
-/// An integer metric column of the summary: its name and how to read it.
-pub type U64Metric = (&'static str, fn(&Metrics) -> u64);
+/// A floating-point metric column of the summary: its name, its documentation and how to read it.
+pub type F64Metric = (&'static str, &'static str, fn(&Metrics) -> f64);
+/// An integer metric column of the summary: its name, its documentation and how to read it.
+pub type U64Metric = (&'static str, &'static str, fn(&Metrics) -> u64);
 
 impl Metrics {
     /// The summary's `f64` metric columns, in column order (declared once; the summary schema and
     /// builder both iterate this table).
     pub const F64_COLUMNS: &'static [F64Metric] = &[
-        ("net_profit", |m| m.net_profit),
-        ("return_pct", |m| m.return_pct),
-        ("win_rate", |m| m.win_rate),
-        ("gross_profit", |m| m.gross_profit),
-        ("gross_loss", |m| m.gross_loss),
-        ("profit_factor", |m| m.profit_factor),
-        ("avg_trade", |m| m.avg_trade),
-        ("avg_win", |m| m.avg_win),
-        ("avg_loss", |m| m.avg_loss),
-        ("largest_win", |m| m.largest_win),
-        ("largest_loss", |m| m.largest_loss),
-        ("expectancy_r", |m| m.expectancy_r),
-        ("sharpe_r", |m| m.sharpe_r),
-        ("sqn", |m| m.sqn),
-        ("max_drawdown_abs", |m| m.max_drawdown_abs),
-        ("max_drawdown_pct", |m| m.max_drawdown_pct),
-        ("sharpe", |m| m.sharpe),
-        ("sortino", |m| m.sortino),
-        ("cagr", |m| m.cagr),
-        ("calmar", |m| m.calmar),
-        ("exposure_pct", |m| m.exposure_pct),
-        ("fees_total", |m| m.fees_total),
-        ("swap_total", |m| m.swap_total),
-        ("initial_balance", |m| m.initial_balance),
-        ("final_balance", |m| m.final_balance),
-        ("final_equity", |m| m.final_equity),
+        ("net_profit", "sum of the trades' net PnL (account currency)", |m| m.net_profit),
+        ("return_pct", "100 * net_profit / initial_balance", |m| m.return_pct),
+        ("win_rate", "wins / trades (fraction)", |m| m.win_rate),
+        ("gross_profit", "sum of the winning trades' net PnL", |m| m.gross_profit),
+        ("gross_loss", "|sum of the losing trades' net PnL| (>= 0)", |m| m.gross_loss),
+        ("profit_factor", "gross_profit / gross_loss; +inf with no loss", |m| m.profit_factor),
+        ("avg_trade", "net_profit / trades", |m| m.avg_trade),
+        ("avg_win", "gross_profit / wins", |m| m.avg_win),
+        ("avg_loss", "mean net PnL of the losing trades (<= 0)", |m| m.avg_loss),
+        ("largest_win", "largest net PnL among wins", |m| m.largest_win),
+        ("largest_loss", "smallest net PnL among losses", |m| m.largest_loss),
+        ("expectancy_r", "mean R multiple (finite R only)", |m| m.expectancy_r),
+        ("sharpe_r", "mean R / sample std R", |m| m.sharpe_r),
+        ("sqn", "sqrt(n) * mean R / std R", |m| m.sqn),
+        ("max_drawdown_abs", "largest peak-to-trough fall of the per-bar equity (account currency)", |m| m.max_drawdown_abs),
+        ("max_drawdown_pct", "largest fall relative to the running peak, percent", |m| m.max_drawdown_pct),
+        ("sharpe", "daily end-of-day equity returns: mean / sample std * sqrt(252)", |m| m.sharpe),
+        ("sortino", "daily returns: mean / downside deviation * sqrt(252)", |m| m.sortino),
+        ("cagr", "(final_equity / initial_balance)^(1/years) - 1 (fraction), years from first to last bar", |m| m.cagr),
+        ("calmar", "cagr / (max_drawdown_pct / 100)", |m| m.calmar),
+        ("exposure_pct", "100 * bars with an open position / bars", |m| m.exposure_pct),
+        ("fees_total", "commissions booked during the run", |m| m.fees_total),
+        ("swap_total", "sum of the trades' swap", |m| m.swap_total),
+        ("initial_balance", "account balance at the start", |m| m.initial_balance),
+        ("final_balance", "realized balance at the end", |m| m.final_balance),
+        ("final_equity", "equity of the last bar", |m| m.final_equity),
     ];
 
     /// The summary's `u64` metric columns, in column order (after the `f64` ones).
     pub const U64_COLUMNS: &'static [U64Metric] = &[
-        ("trades", |m| m.trades),
-        ("wins", |m| m.wins),
-        ("losses", |m| m.losses),
-        ("long_trades", |m| m.long_trades),
-        ("short_trades", |m| m.short_trades),
-        ("max_drawdown_duration_bars", |m| {
-            m.max_drawdown_duration_bars
+        (
+            "trades",
+            "closed trades (v2: including end_of_data closes)",
+            |m| m.trades,
+        ),
+        ("wins", "trades with net PnL > 0", |m| m.wins),
+        ("losses", "trades with net PnL <= 0", |m| m.losses),
+        ("long_trades", "long trades", |m| m.long_trades),
+        ("short_trades", "short trades", |m| m.short_trades),
+        (
+            "max_drawdown_duration_bars",
+            "longest run of consecutive bars below the running equity peak",
+            |m| m.max_drawdown_duration_bars,
+        ),
+        (
+            "ambiguous_exits",
+            "exits in bars where SL and TP were both inside the range",
+            |m| m.ambiguous_exits,
+        ),
+        ("bars", "bars in [start, end]", |m| m.bars),
+        ("bars_in_position", "bars with an open position", |m| {
+            m.bars_in_position
         }),
-        ("ambiguous_exits", |m| m.ambiguous_exits),
-        ("bars", |m| m.bars),
-        ("bars_in_position", |m| m.bars_in_position),
-        ("signals", |m| m.signals),
-        ("signals_rejected_sl_wrong_side", |m| {
-            m.signals_rejected[RejectReason::SlWrongSide.index()]
-        }),
-        ("signals_rejected_tp_wrong_side", |m| {
-            m.signals_rejected[RejectReason::TpWrongSide.index()]
-        }),
-        ("signals_rejected_sl_too_close", |m| {
-            m.signals_rejected[RejectReason::SlTooClose.index()]
-        }),
-        ("signals_rejected_size_below_min", |m| {
-            m.signals_rejected[RejectReason::SizeBelowMin.index()]
-        }),
-        ("orders_expired", |m| m.orders_expired),
-        ("orders_cancelled", |m| m.orders_cancelled),
+        ("signals", "signals the strategy emitted", |m| m.signals),
+        (
+            "signals_rejected_sl_wrong_side",
+            "signals rejected: SL on the wrong side of the entry",
+            |m| m.signals_rejected[RejectReason::SlWrongSide.index()],
+        ),
+        (
+            "signals_rejected_tp_wrong_side",
+            "signals rejected: TP on the wrong side of the entry",
+            |m| m.signals_rejected[RejectReason::TpWrongSide.index()],
+        ),
+        (
+            "signals_rejected_sl_too_close",
+            "signals rejected: SL closer than min_sl_distance_pips",
+            |m| m.signals_rejected[RejectReason::SlTooClose.index()],
+        ),
+        (
+            "signals_rejected_size_below_min",
+            "signals rejected: size below the minimum lot",
+            |m| m.signals_rejected[RejectReason::SizeBelowMin.index()],
+        ),
+        (
+            "orders_expired",
+            "pending orders expired by pending_ttl_bars",
+            |m| m.orders_expired,
+        ),
+        (
+            "orders_cancelled",
+            "pending orders dropped at the end of data",
+            |m| m.orders_cancelled,
+        ),
     ];
 }
 
@@ -355,13 +383,14 @@ impl MetricsAccumulator {
         if net > 0.0 {
             self.wins += 1;
             self.gross_profit += net;
-            if !(self.largest_win >= net) {
+            // NaN (no win yet) or smaller: take the new value.
+            if self.largest_win.is_nan() || net > self.largest_win {
                 self.largest_win = net;
             }
         } else {
             self.losses += 1;
             self.gross_loss_sum += net;
-            if !(self.largest_loss <= net) {
+            if self.largest_loss.is_nan() || net < self.largest_loss {
                 self.largest_loss = net;
             }
         }
@@ -599,7 +628,7 @@ mod tests {
     fn undefined_ratios_are_nan_and_no_loss_is_infinite() {
         let m = MetricsAccumulator::new(1_000.0).finish_with(&RunTotals::default());
         assert_eq!(m.trades, 0);
-        for (name, get) in Metrics::F64_COLUMNS {
+        for (name, _, get) in Metrics::F64_COLUMNS {
             let v = get(&m);
             let defined = matches!(
                 *name,
