@@ -9,9 +9,9 @@ same Rust batch as a local run, cut into chunks of configs:
   ``Bars`` once per batch and caches them;
 * configs go in chunks of canonical JSON strings; each chunk runs ``_core.run_many`` on the worker
   (GIL released, a rayon pool sized to the worker's share of cores);
-* results come back as Arrow IPC streams, keyed by chunk index, and are concatenated in config order
-  with ``config_index`` shifted by the chunk's start, so the tables are byte-identical (Arrow IPC) to
-  a local ``run_many``, whatever the chunk size or the number of workers;
+* results come back as Arrow IPC streams, keyed by chunk index, and are concatenated in config
+  order with ``config_index`` shifted by the chunk's start, so the tables are byte-identical (Arrow
+  IPC) to a local ``run_many``, whatever the chunk size or the number of workers;
 * a worker that dies mid-run only costs its chunks a rerun elsewhere (Dask reschedules them, Ray
   retries them; both are resubmitted up to ``retries`` more times), and since results are keyed
   by chunk index no row is lost or duplicated;
@@ -173,7 +173,8 @@ def _to_ipc(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    blob: bytes = sink.getvalue().to_pybytes()
+    return blob
 
 
 def _from_ipc(blob: bytes) -> pa.Table:
@@ -241,6 +242,11 @@ def _run_chunk(
             None if equity is None else _to_ipc(_shift_config_index(equity, chunk.start)),
         )
     except Exception as exc:  # noqa: BLE001 - shipped back to the caller, see docstring
+        from omega_engine import _core, errors
+
+        if isinstance(exc, _core.OmegaCoreError):
+            # The same mapping a local run applies, so the caller sees the same class.
+            return _portable_error(errors.from_core(exc))
         return _portable_error(exc)
 
 
@@ -259,29 +265,22 @@ def _worker_slot_info() -> tuple[str, int]:
 
 
 def _coded_error(code: int, message: str) -> BaseException:
-    """The exception class ``omega_engine.errors`` assigns to a code, with the given message."""
+    """The ``omega_engine.errors`` exception of ``code`` carrying ``message`` unchanged."""
     from omega_engine import errors
 
-    maker = getattr(errors, "error_for_code", None) or getattr(errors, "from_code", None)
-    if maker is not None:
-        exc = maker(code, message)
-        if isinstance(exc, BaseException):
-            return exc
-    base: type[BaseException] = getattr(errors, "OmegaError", RuntimeError)
-    exc = base(message)
-    try:
-        exc.code = code  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
-    return exc
+    return errors.error_class(code)(message, code=code)
 
 
-def _worker_failed(message: str) -> BaseException:
-    return _coded_error(_WORKER_FAILED, f"[{_WORKER_FAILED}] WORKER_FAILED: {message}")
+def _worker_failed(detail: str) -> BaseException:
+    from omega_engine import errors
+
+    return errors.make_error(_WORKER_FAILED, detail)
 
 
-def _invalid_parameter(message: str) -> BaseException:
-    return _coded_error(_INVALID_PARAMETER, f"[{_INVALID_PARAMETER}] INVALID_PARAMETER: {message}")
+def _invalid_parameter(detail: str) -> BaseException:
+    from omega_engine import errors
+
+    return errors.make_error(_INVALID_PARAMETER, detail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,8 +305,9 @@ class Executor(ABC):
 
     ``chunk_size`` is the number of configs per task (default: about four chunks per worker slot);
     ``retries`` is how many more times a chunk is submitted after its task was lost to a failing
-    worker (beyond what the engine itself does); ``threads_per_task`` is the rayon pool of each chunk
-    (default: the worker's share of its host's cores, 1 when the cluster already fills the cores).
+    worker (beyond what the engine itself does); ``threads_per_task`` is the rayon pool of each
+    chunk (default: the worker's share of its host's cores, 1 when the cluster already fills the
+    cores).
     """
 
     def __init__(
@@ -610,12 +610,13 @@ class DaskExecutor(Executor):
             return TypeError(f"unexpected chunk result {type(out).__name__}")
         if task.status == "cancelled":
             return RuntimeError("the chunk's task was cancelled by the scheduler")
+        failure: Any
         try:
-            exc = task.exception()
+            failure = task.exception()
         except Exception as err:  # noqa: BLE001 - the exception itself could not be fetched
-            exc = err
+            failure = err
         task.release()
-        return exc if isinstance(exc, BaseException) else RuntimeError(str(exc))
+        return failure if isinstance(failure, BaseException) else RuntimeError(str(failure))
 
     def _cancel(self, tasks: Sequence[Any]) -> None:
         try:
@@ -677,7 +678,7 @@ class RayExecutor(Executor):
             )
         self.num_cpus = num_cpus
         self.max_retries = max_retries
-        self._ray = ray
+        self._ray: Any = ray
 
     def _check(self) -> None:
         if not self._ray.is_initialized():
