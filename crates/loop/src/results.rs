@@ -271,7 +271,6 @@ pub struct ConfigKey<'a> {
 /// Builds the summary table row by row.
 pub struct SummaryBuilder {
     param_names: Vec<String>,
-    schema: SchemaRef,
     config_index: UInt64Builder,
     config_id: StringBuilder,
     symbol: StringBuilder,
@@ -285,24 +284,22 @@ pub struct SummaryBuilder {
     error_code: Int32Builder,
     error: StringBuilder,
     rows: usize,
+    capacity: usize,
 }
 
 impl SummaryBuilder {
-    /// `param_names`: the parameter columns, in order (see [`summary_schema`]).
-    pub fn new(param_names: Vec<String>, capacity: usize) -> Self {
-        let schema = summary_schema(&param_names);
-        let n = param_names.len();
+    /// An empty builder; parameter columns are added as configs bring new parameter names (in
+    /// order of first appearance; earlier rows get null there).
+    pub fn new(capacity: usize) -> Self {
         SummaryBuilder {
-            schema,
+            param_names: Vec::new(),
             config_index: UInt64Builder::with_capacity(capacity),
             config_id: StringBuilder::with_capacity(capacity, capacity * 16),
             symbol: StringBuilder::with_capacity(capacity, capacity * 8),
             strategy: StringBuilder::with_capacity(capacity, capacity * 12),
             variant: StringBuilder::with_capacity(capacity, capacity * 2),
-            params: (0..n)
-                .map(|_| Float64Builder::with_capacity(capacity))
-                .collect(),
-            param_row: vec![None; n],
+            params: Vec::new(),
+            param_row: Vec::new(),
             f64s: Metrics::F64_COLUMNS
                 .iter()
                 .map(|_| Float64Builder::with_capacity(capacity))
@@ -313,13 +310,19 @@ impl SummaryBuilder {
                 .collect(),
             error_code: Int32Builder::with_capacity(capacity),
             error: StringBuilder::new(),
-            param_names,
             rows: 0,
+            capacity,
         }
     }
 
+    /// The parameter columns so far, in order.
+    pub fn param_names(&self) -> &[String] {
+        &self.param_names
+    }
+
+    /// The schema the finished batch will have (with the parameter columns seen so far).
     pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        summary_schema(&self.param_names)
     }
 
     pub fn len(&self) -> usize {
@@ -339,9 +342,19 @@ impl SummaryBuilder {
         self.param_row.iter_mut().for_each(|v| *v = None);
         for (name, v) in params {
             // Parameter lists are short (a handful), so a linear scan beats hashing.
-            if let Some(i) = self.param_names.iter().position(|p| p == name) {
-                self.param_row[i] = Some(*v);
-            }
+            let i = match self.param_names.iter().position(|p| p == name) {
+                Some(i) => i,
+                None => {
+                    let mut b = Float64Builder::with_capacity(self.capacity);
+                    b.append_nulls(self.rows);
+                    self.params.push(b);
+                    self.param_names.push(name.clone());
+                    self.param_row.push(None);
+                    self.param_names.len() - 1
+                }
+            };
+            // NaN marks an absent optional parameter: null in the table.
+            self.param_row[i] = (!v.is_nan()).then_some(*v);
         }
         for (b, v) in self.params.iter_mut().zip(&self.param_row) {
             b.append_option(*v);
@@ -349,8 +362,7 @@ impl SummaryBuilder {
         self.rows += 1;
     }
 
-    /// A successful run. Parameters not among the builder's columns are ignored (the runner
-    /// collects the union up front, so none are).
+    /// A successful run.
     pub fn append_ok(&mut self, key: &ConfigKey<'_>, params: &[(String, f64)], m: &Metrics) {
         self.append_key(key, params);
         for (b, c) in self.f64s.iter_mut().zip(Metrics::F64_COLUMNS) {
@@ -397,7 +409,7 @@ impl SummaryBuilder {
         );
         cols.push(Arc::new(self.error_code.finish()));
         cols.push(Arc::new(self.error.finish()));
-        batch(self.schema, cols)
+        batch(summary_schema(&self.param_names), cols)
     }
 }
 
@@ -799,8 +811,7 @@ mod tests {
 
     #[test]
     fn summary_rows_ok_and_failed() {
-        let names = vec!["fast".to_string(), "slow".to_string(), "trades".to_string()];
-        let mut b = SummaryBuilder::new(names, 2);
+        let mut b = SummaryBuilder::new(2);
         let key = |i| ConfigKey {
             index: i,
             config_id: "0123456789abcdef",
@@ -809,12 +820,18 @@ mod tests {
             variant: "v2",
         };
         let m = crate::metrics::MetricsAccumulator::new(100.0).finish_with(&Default::default());
-        b.append_ok(&key(0), &[("slow".into(), 20.0), ("fast".into(), 5.0)], &m);
+        b.append_ok(&key(0), &[("fast".into(), 5.0), ("slow".into(), 20.0)], &m);
         let err = LoopError::Panic {
             index: 1,
             message: "boom".into(),
         };
-        b.append_err(&key(1), &[("fast".into(), 6.0)], &err);
+        b.append_err(
+            &key(1),
+            &[("fast".into(), 6.0), ("trades".into(), f64::NAN)],
+            &err,
+        );
+        b.append_ok(&key(2), &[("trades".into(), 3.0), ("fast".into(), 7.0)], &m);
+        assert_eq!(b.param_names(), ["fast", "slow", "trades"]);
         let s = b.finish().unwrap();
         let names: Vec<_> = s
             .schema()
@@ -836,15 +853,19 @@ mod tests {
             ]
         );
         assert_eq!(names[names.len() - 2..], ["error_code", "error"]);
-        assert_eq!(f64_col(&s, "fast"), vec![Some(5.0), Some(6.0)]);
-        assert_eq!(f64_col(&s, "slow"), vec![Some(20.0), None]);
-        assert_eq!(f64_col(&s, "param_trades"), vec![None, None]);
-        assert_eq!(f64_col(&s, "initial_balance"), vec![Some(100.0), None]);
+        assert_eq!(f64_col(&s, "fast"), vec![Some(5.0), Some(6.0), Some(7.0)]);
+        assert_eq!(f64_col(&s, "slow"), vec![Some(20.0), None, None]);
+        // Added at row 1 (backfilled null at row 0); NaN is null.
+        assert_eq!(f64_col(&s, "param_trades"), vec![None, None, Some(3.0)]);
+        assert_eq!(
+            f64_col(&s, "initial_balance"),
+            vec![Some(100.0), None, Some(100.0)]
+        );
         let trades = s
             .column_by_name("trades")
             .unwrap()
             .as_primitive::<UInt64Type>();
-        assert!(trades.is_valid(0) && trades.is_null(1));
+        assert!(trades.is_valid(0) && trades.is_null(1) && trades.is_valid(2));
         let code = s
             .column_by_name("error_code")
             .unwrap()
