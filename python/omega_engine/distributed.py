@@ -495,23 +495,71 @@ def _make_payload(
     )
 
 
-def _concat(blobs: list[bytes]) -> pa.Table:
-    tables = [_from_ipc(b) for b in blobs]
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    # One chunk per column, like the single record batch of a local run.
     return pa.concat_tables(tables).combine_chunks()
 
 
+def _unify_summaries(tables: list[pa.Table]) -> list[pa.Table]:
+    """Gives every chunk's summary the column set a single batch would have had.
+
+    The summary has one column per config parameter, the union over the batch in order of first
+    appearance, placed after the key columns; a chunk only knows its own configs' parameters
+    (e.g. a grid mixing strategies). Chunks are in config order, so the union of their parameter
+    columns in chunk order is the batch's order; a parameter a chunk lacks is all null there, as
+    the engine fills it for configs without it.
+    """
+    first = tables[0].schema
+    if all(t.schema.equals(first, check_metadata=True) for t in tables[1:]):
+        return tables
+    from omega_engine import _core
+
+    fixed = set(_core.schemas()["summary"].names)
+    params: dict[str, pa.Field] = {}
+    insert_at: int | None = None
+    for t in tables:
+        for i, f in enumerate(t.schema):
+            if f.name not in fixed:
+                if insert_at is None:
+                    insert_at = i
+                params.setdefault(f.name, f)
+    fixed_fields = [f for f in first if f.name in fixed]
+    at = len(fixed_fields) if insert_at is None else insert_at
+    schema = pa.schema(
+        [*fixed_fields[:at], *params.values(), *fixed_fields[at:]], metadata=first.metadata
+    )
+    out = []
+    for t in tables:
+        names = set(t.schema.names)
+        cols = [
+            t.column(f.name) if f.name in names else pa.nulls(t.num_rows, f.type) for f in schema
+        ]
+        out.append(pa.Table.from_arrays(cols, schema=schema))
+    return out
+
+
 def _assemble(results: list[_ChunkOk], include_trades: bool, include_equity: bool) -> CoreResult:
-    summary = _concat([r.summary for r in results])
+    summary = _concat(_unify_summaries([_from_ipc(r.summary) for r in results]))
     trades_blobs = [r.trades for r in results if r.trades is not None]
     equity_blobs = [r.equity for r in results if r.equity is not None]
-    trades = _concat(trades_blobs) if trades_blobs else None
-    equity = _concat(equity_blobs) if equity_blobs else None
+    trades = _concat([_from_ipc(b) for b in trades_blobs]) if trades_blobs else None
+    equity = _concat([_from_ipc(b) for b in equity_blobs]) if equity_blobs else None
     return summary, trades, equity
 
 
 # --------------------------------------------------------------------------------------------
 # Dask
 # --------------------------------------------------------------------------------------------
+
+
+def _import_dask() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "DaskExecutor needs dask distributed: pip install 'omega-engine[dask]'"
+        ) from exc
+    return distributed
 
 
 class DaskExecutor(Executor):
@@ -531,17 +579,12 @@ class DaskExecutor(Executor):
         threads_per_task: int | None = None,
     ) -> None:
         super().__init__(chunk_size=chunk_size, retries=retries, threads_per_task=threads_per_task)
-        try:
-            import distributed
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "DaskExecutor needs dask distributed: pip install 'omega-engine[dask]'"
-            ) from exc
+        distributed = _import_dask()
         if not isinstance(client, distributed.Client):
             raise _invalid_parameter(
                 f"executor: DaskExecutor needs a distributed.Client, got {type(client).__name__}"
             )
-        self.client = client
+        self.client: Any = client
 
     def _workers(self) -> dict[str, Any]:
         info = self.client.scheduler_info(n_workers=-1)
@@ -589,8 +632,7 @@ class DaskExecutor(Executor):
         )
 
     def _wait(self, pending: Sequence[Any], timeout: float) -> list[Any]:
-        import distributed
-
+        distributed = _import_dask()
         try:
             distributed.wait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
         except (TimeoutError, distributed.TimeoutError):
