@@ -14,3 +14,4 @@ pub use config::{parse_config, RunConfig};
 pub use data::{bars_schema, ticks_schema, Bars, DataSet, Ticks};
 pub use error::LoopError;
 pub use signals::SignalTable;
+pub mod synthetic;
