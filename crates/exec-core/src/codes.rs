@@ -60,11 +60,19 @@ mod tests {
     #[test]
     fn codes_are_unique_sorted_and_in_their_ranges() {
         for pair in ALL.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{:?} before {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0].code < pair[1].code,
+                "{:?} before {:?}",
+                pair[0],
+                pair[1]
+            );
         }
         for c in ALL {
             assert!((1000..6000).contains(&c.code));
-            assert!(c.name.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'));
+            assert!(c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_uppercase() || ch == '_'));
         }
         assert_eq!(lookup(5005).map(|c| c.name), Some("FFI_PANIC_CAUGHT"));
         assert_eq!(lookup(9999), None);

@@ -14,10 +14,17 @@ pub enum ExecError {
     UnknownSymbol { symbol: String },
     /// A currency conversion needs a rate that is not configured.
     #[error("[{}] {}: no rate to convert {from} into {to} (field {field})", codes::MISSING_FX_RATE.code, codes::MISSING_FX_RATE.name)]
-    MissingFxRate { from: String, to: String, field: String },
+    MissingFxRate {
+        from: String,
+        to: String,
+        field: String,
+    },
     /// A price is NaN or infinite; `field` names it.
     #[error("[{}] {}: {field} is not finite", codes::NON_FINITE_PRICE.code, codes::NON_FINITE_PRICE.name)]
     NonFinitePrice { field: String },
+    /// Bid and ask candles (or quotes) that do not belong together.
+    #[error("[{}] {}: {field}", codes::BID_ASK_MISMATCH.code, codes::BID_ASK_MISMATCH.name)]
+    BidAskMismatch { field: String },
     /// One-sided input where the variant needs both sides.
     #[error("[{}] {}: {field}", codes::MISSING_SIDE.code, codes::MISSING_SIDE.name)]
     MissingSide { field: String },
@@ -31,12 +38,16 @@ impl ExecError {
             ExecError::UnknownSymbol { .. } => codes::UNKNOWN_SYMBOL,
             ExecError::MissingFxRate { .. } => codes::MISSING_FX_RATE,
             ExecError::NonFinitePrice { .. } => codes::NON_FINITE_PRICE,
+            ExecError::BidAskMismatch { .. } => codes::BID_ASK_MISMATCH,
             ExecError::MissingSide { .. } => codes::MISSING_SIDE,
         }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ExecError::InvalidParameter { field: field.into(), message: message.into() }
+        ExecError::InvalidParameter {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 

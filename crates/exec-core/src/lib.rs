@@ -1,38 +1,72 @@
 //! # omega-exec-core — the execution simulator of omega_engine
 //!
 //! A deterministic state machine over plain structs: signals in, positions out. It implements
-//! SEMANTICS.md §1–6 in both execution variants (`v2`, `v1_parity`). No Arrow, no Python, no
-//! threads: the bar loop (`omega-loop`) and the Python bindings drive it.
+//! SEMANTICS.md §1–6 (and the per-trade accounting of §7) in both execution variants (`v2`,
+//! `v1_parity`). No Arrow, no Python, no threads: the bar loop (`omega-loop`) and the Python
+//! bindings drive it.
 //!
 //! ## Public API (the contract the loop and the bindings build on)
 //!
 //! ```text
 //! ExecutionSimulator::new(config: SimulatorConfig, specs: Vec<SymbolSpec>) -> Result<Self>
+//!     // validates config and specs (1001 naming the field, 1002 unknown override symbol,
+//!     // 1006 a currency route no configured rate provides)
+//! sim.config() -> &SimulatorConfig
 //! sim.symbol_id(name: &str) -> Result<SymbolId>            // 1002 for unknown names
-//! sim.spec(id: SymbolId) -> &SymbolSpec
-//! sim.set_equity(equity: f64)                               // equity used by risk_percent sizing
-//! sim.process_signal(&Signal, bar: &BarQuote) -> Result<SignalOutcome>   // candle mode
-//! sim.process_signal_tick(&Signal, &Tick) -> Result<SignalOutcome>       // tick mode
+//! sim.spec(id: SymbolId) -> &SymbolSpec                     // sim.specs() -> &[SymbolSpec]
+//! sim.set_equity(equity: f64)                               // equity used by RiskMode::Percent
+//! sim.reserve(n: usize)                                     // pre-grow internal vectors
+//! sim.process_signal(&Signal, bar: &BarQuote) -> Result<SignalOutcome>   // candle mode §1–2;
+//!     // bar.bid.ts must equal signal.ts; with MarketFill::NextOpen market orders are held
+//!     // (Pending) and filled by the next evaluate_bar of the symbol
+//! sim.process_signal_tick(&Signal, &Tick) -> Result<SignalOutcome>       // tick mode §4
 //! sim.evaluate_bar(symbol: SymbolId, bid: &Candle, ask: Option<&Candle>) -> Result<()>
-//!     // pending triggers (§2) then exits (§3) for that symbol's positions, in creation order
+//!     // applies queued stop updates, then next_open fills and pending triggers (TTL), then
+//!     // exits, in creation order; v2 needs ask (2007), v1 falls back to bid
 //! sim.evaluate_tick(symbol: SymbolId, &Tick) -> Result<()>  // §4
-//! sim.fill_next_open(symbol, bid: &Candle, ask: &Candle)    // market_fill = next_open (part of evaluate_bar)
-//! sim.close_position(id, ts, bid_close, ask_close, reason) -> Result<()>  // timeout/signal_exit/end_of_data
-//! sim.queue_stop_update(id, new_sl, kind: StopKind)         // applied at the start of the next evaluate_bar
-//! sim.apply_queued_stop_updates()
-//! sim.cancel_pending(symbol) -> usize                      // pending orders dropped (end of data)
+//! sim.close_position(id, ts, bid_close, ask_close, reason) -> Result<()>
+//!     // market close on the exit side (timeout/signal_exit/end_of_data)
+//! sim.queue_stop_update(id, new_sl, kind: StopKind)         // applied at the next evaluate call
+//! sim.apply_queued_stop_updates()                           // or explicitly (SEMANTICS §8 step 1)
+//! sim.cancel_pending(symbol) -> usize                       // pending orders dropped (counted)
 //! sim.active_positions() -> &[Position]                     // pending and open, creation order
-//! sim.drain_closed() -> impl Iterator<Item = ClosedPosition> (or swap into a caller Vec)
-//! sim.stats() -> &SimStats     // rejections per RejectReason, orders_expired, fees booked
-//! sim.balance() -> f64         // initial balance + realized net PnL (fees booked when incurred)
+//! sim.drain_closed_into(out: &mut Vec<ClosedPosition>)      // no allocation when out has room
+//! sim.stats() -> &SimStats     // rejected[RejectReason::index()], orders_expired,
+//!                              // orders_cancelled, fees_total, signals_processed
+//! sim.balance() -> f64         // initial + realized gross PnL − fees booked so far
+//! sim.unrealized_pnl(symbol, bid_close, ask_close) -> f64   // v2 mark on the exit side; v1: 0.0
 //! ```
+//!
+//! Building blocks are public too, each in its module: [`signal`] (validation, rejections),
+//! [`trigger`] (pending triggers and fills), [`exit`] (SL/TP rules, reasons), [`sizing`]
+//! (quantization, risk), [`fx`] (rates, as-of series, routes), [`costs`] (slippage, commission
+//! schemas, legacy fee, the [`FeeModel`] enum new cost models extend), [`rng`] (the documented
+//! per-event ChaCha8 seeding), [`position`] (lifecycle and accounting).
 //!
 //! No call allocates per signal or per bar once the internal vectors have grown to their
 //! working size.
 
 pub mod codes;
+pub mod costs;
 pub mod error;
+pub mod exit;
+pub mod fx;
+pub mod position;
+pub mod rng;
+pub mod signal;
+pub mod simulator;
+pub mod sizing;
+pub mod trigger;
 pub mod types;
 
+pub use costs::{
+    Commission, CommissionSchema, CommissionSet, FeeContext, FeeLeg, FeeModel, FeeSide, LegacyFee,
+    SlippageModel,
+};
 pub use error::{ExecError, Result};
+pub use fx::{FxPath, FxRates, FxSeries, FxTable};
+pub use simulator::{
+    BarQuote, ExecutionSimulator, MarketFill, SignalOutcome, SimStats, SimulatorConfig,
+};
+pub use sizing::{MinLotPolicy, RiskMode};
 pub use types::*;

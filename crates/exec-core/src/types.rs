@@ -234,6 +234,9 @@ pub struct Position {
     pub lots: f64,
     /// Account-currency value of a 1.0 price move for one lot, fixed at the fill.
     pub value_per_price: f64,
+    /// Risk amount (account currency) the size was computed for; 0 while pending. v1 books
+    /// `R * risk_amount` as gross PnL (SEMANTICS §7).
+    pub risk_amount: f64,
     /// Commission booked at entry (account currency).
     pub entry_fee: f64,
     /// Number of bars evaluated since the fill (for max_holding_bars).
