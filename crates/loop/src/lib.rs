@@ -15,3 +15,4 @@ pub use data::{bars_schema, ticks_schema, Bars, DataSet, Ticks};
 pub use error::LoopError;
 pub use signals::SignalTable;
 pub mod synthetic;
+pub mod indicators;
