@@ -1161,3 +1161,7 @@ impl ExecutionSimulator {
             .sum()
     }
 }
+
+#[cfg(test)]
+#[path = "simulator_tests.rs"]
+mod tests;

@@ -52,7 +52,7 @@ pub fn round8(x: f64) -> f64 {
 
 /// Quantizes a raw lot size (SEMANTICS §6). `None` means rejected (`size_below_min`).
 ///
-/// v2: `raw < vmin` rejects unless `Clamp` (then `vmin`); otherwise
+/// v2: `raw < vmin` (up to the same 1e-12 guard) rejects unless `Clamp` (then `vmin`); otherwise
 /// `vmin + floor((raw − vmin + 1e-12) / step) * step`, capped at `vmax`, rounded to 8 decimals.
 /// v1: `raw <= vmin` takes `vmin`; otherwise the same floor formula capped at `vmax`, not rounded.
 /// A non-finite or non-positive raw size (zero or negative risk) never trades in v2 under
@@ -68,8 +68,10 @@ pub fn quantize_lots(
 ) -> Option<f64> {
     match variant {
         Variant::V2 => {
-            // NaN counts as below the minimum.
-            if raw.is_nan() || raw < vmin {
+            // NaN counts as below the minimum. The same guard as the floor applies, so binary
+            // noise just under vmin (e.g. a 1,000-pip stop computed as 0.00999999999999999)
+            // is not a rejection.
+            if raw.is_nan() || raw - vmin + QUANT_GUARD < 0.0 {
                 return match policy {
                     MinLotPolicy::Reject => None,
                     MinLotPolicy::Clamp => Some(round8(vmin)),
@@ -139,6 +141,8 @@ mod tests {
     fn at_and_below_vmin_per_policy_and_variant() {
         assert_eq!(q2(0.01), Some(0.01));
         assert_eq!(q2(0.009_999), None);
+        assert_eq!(q2(0.01 - 1e-14), Some(0.01)); // noise below vmin is guarded too
+        assert_eq!(q2(0.01 - 1e-11), None);
         assert_eq!(q2(0.0), None);
         assert_eq!(q2(-1.0), None);
         assert_eq!(q2(f64::NAN), None);
