@@ -335,7 +335,10 @@ pub enum CommissionSide {
     Both,
 }
 
-/// One commission model (SEMANTICS §5). `currency` defaults to the account currency.
+/// One commission model (SEMANTICS §5): `per_lot` (`rate` per lot), `per_million_notional`
+/// (`rate` per million of notional), `percent_of_notional` (`rate` as a fraction of notional:
+/// 0.001 = 0.1 %). `min_fee`/`max_fee` apply per charged side, `multiplier` scales all of it,
+/// `currency` defaults to the account currency.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommissionModelConfig {
@@ -345,6 +348,8 @@ pub struct CommissionModelConfig {
     pub side: CommissionSide,
     #[serde(default)]
     pub min_fee: f64,
+    #[serde(default)]
+    pub max_fee: Option<f64>,
     #[serde(default = "default_one")]
     pub multiplier: f64,
     #[serde(default)]
@@ -1007,6 +1012,15 @@ fn validate_stops(s: &StopParams) -> Result<()> {
 fn validate_commission(path: &str, m: &CommissionModelConfig) -> Result<()> {
     non_negative(&format!("{path}.rate"), m.rate)?;
     non_negative(&format!("{path}.min_fee"), m.min_fee)?;
+    if let Some(max) = m.max_fee {
+        non_negative(&format!("{path}.max_fee"), max)?;
+        if max < m.min_fee {
+            return Err(LoopError::config(
+                format!("{path}.max_fee"),
+                format!("must be >= min_fee ({max} < {})", m.min_fee),
+            ));
+        }
+    }
     non_negative(&format!("{path}.multiplier"), m.multiplier)?;
     if let Some(c) = &m.currency {
         currency(&format!("{path}.currency"), c)?;
@@ -1428,6 +1442,84 @@ impl RunConfig {
             }
         }
         out
+    }
+
+    /// The simulator configuration of this run (`run_key` = [`Self::config_id`]).
+    pub fn simulator_config(&self) -> omega_exec_core::SimulatorConfig {
+        use omega_exec_core as ec;
+        let commission = |m: &CommissionModelConfig| ec::Commission {
+            schema: match m.schema {
+                CommissionSchema::PerLot => ec::CommissionSchema::PerLot(m.rate),
+                CommissionSchema::PerMillionNotional => {
+                    ec::CommissionSchema::PerMillionNotional(m.rate)
+                }
+                CommissionSchema::PercentOfNotional => {
+                    ec::CommissionSchema::PercentOfNotional(m.rate)
+                }
+            },
+            side: match m.side {
+                CommissionSide::Entry => ec::FeeSide::Entry,
+                CommissionSide::Exit => ec::FeeSide::Exit,
+                CommissionSide::Both => ec::FeeSide::Both,
+            },
+            min_fee: m.min_fee,
+            max_fee: m.max_fee,
+            multiplier: m.multiplier,
+            currency: m.currency.clone(),
+        };
+        let mut fx = ec::FxRates::default();
+        for (pair, rate) in &self.account.fx_rates {
+            fx = match rate {
+                FxRate::Static(r) => fx.with_rate(pair, *r),
+                FxRate::Series(points) => fx.with_series(
+                    pair,
+                    points.iter().map(|p| p.0).collect(),
+                    points.iter().map(|p| p.1).collect(),
+                ),
+            };
+        }
+        ec::SimulatorConfig {
+            variant: self.variant(),
+            pip_buffer_factor: self.execution.pip_buffer_factor,
+            market_fill: match self.execution.market_fill {
+                MarketFill::SignalClose => ec::MarketFill::SignalClose,
+                MarketFill::NextOpen => ec::MarketFill::NextOpen,
+            },
+            gap_fills: self.execution.gap_fills,
+            pending_ttl_bars: self.execution.pending_ttl_bars,
+            min_lot_policy: match self.execution.min_lot_policy {
+                MinLotPolicy::Reject => ec::MinLotPolicy::Reject,
+                MinLotPolicy::Clamp => ec::MinLotPolicy::Clamp,
+            },
+            risk: match (self.account.risk_per_trade, self.account.risk_percent) {
+                (_, Some(p)) => ec::RiskMode::Percent(p),
+                (Some(r), None) => ec::RiskMode::Fixed(r),
+                (None, None) => ec::RiskMode::Fixed(100.0),
+            },
+            account_currency: self.account.currency.clone(),
+            initial_balance: self.account.initial_balance,
+            fx,
+            slippage: ec::SlippageModel {
+                fixed_pips: self.costs.slippage.fixed_pips,
+                random_pips: self.costs.slippage.random_pips,
+            },
+            commission: self.costs.commission.as_ref().map(|c| ec::CommissionSet {
+                default: c.default.as_ref().map(commission),
+                // A run simulates one symbol: overrides of other symbols do not apply to it.
+                overrides: c
+                    .per_symbol
+                    .iter()
+                    .filter(|(s, _)| **s == self.symbol)
+                    .map(|(s, m)| (s.clone(), commission(m)))
+                    .collect(),
+            }),
+            legacy_fee: self.costs.legacy_fee.as_ref().map(|l| ec::LegacyFee {
+                per_million: l.per_million,
+                min_fee: l.min_fee,
+            }),
+            base_seed: self.seed,
+            run_key: self.config_id(),
+        }
     }
 
     /// The symbol spec for the simulator.

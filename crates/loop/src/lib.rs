@@ -16,3 +16,4 @@ pub use error::LoopError;
 pub use signals::SignalTable;
 pub mod synthetic;
 pub mod indicators;
+pub mod strategies;
