@@ -783,7 +783,12 @@ def walk_forward(
                 t = t.add_column(0, "window_id",
                                  pa.array([w.window_id] * t.num_rows, pa.int32()))
                 trade_tables.append(t)
-            balance = float(eq[-1]) if len(eq) else balance
+            # Every position is closed at the window end: the realized balances carry over.
+            if "final_balance" in osum.column_names:
+                finals = osum["final_balance"].cast(pa.float64()).fill_null(balance)
+                balance += float(sum(v - balance for v in finals.to_pylist()))
+            elif len(eq):
+                balance = float(eq[-1])
             advance(done + 1)
     finally:
         close()
