@@ -4,6 +4,7 @@
 //! many configs out with rayon. Rules: SEMANTICS.md §7–9; contracts: DESIGN.md §3–5, §7.
 pub mod metrics;
 pub mod results;
+pub mod runner;
 
 pub mod config;
 pub mod data;
@@ -14,6 +15,7 @@ pub use config::{parse_config, RunConfig};
 pub use data::{bars_schema, ticks_schema, Bars, DataSet, Ticks};
 pub use error::LoopError;
 pub use signals::SignalTable;
-pub mod synthetic;
+pub mod engine;
 pub mod indicators;
 pub mod strategies;
+pub mod synthetic;
