@@ -16,6 +16,7 @@
 //! sim.spec(id: SymbolId) -> &SymbolSpec                     // sim.specs() -> &[SymbolSpec]
 //! sim.set_equity(equity: f64)                               // equity used by RiskMode::Percent
 //! sim.reserve(n: usize)                                     // pre-grow internal vectors
+//! sim.reset()                  // back to the just-constructed state, keeping allocations
 //! sim.process_signal(&Signal, bar: &BarQuote) -> Result<SignalOutcome>   // candle mode §1–2;
 //!     // bar.bid.ts must equal signal.ts; with MarketFill::NextOpen market orders are held
 //!     // (Pending) and filled by the next evaluate_bar of the symbol

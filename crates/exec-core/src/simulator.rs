@@ -622,6 +622,20 @@ impl ExecutionSimulator {
         self.core.queued.reserve(n);
     }
 
+    /// Back to the state right after construction (no positions, no closed records, zero stats,
+    /// initial balance and equity, ids from 0), keeping the config and every allocation, so one
+    /// simulator can run many times without allocating.
+    pub fn reset(&mut self) {
+        self.positions.clear();
+        let c = &mut self.core;
+        c.closed.clear();
+        c.queued.clear();
+        c.stats = SimStats::default();
+        c.balance = c.config.initial_balance;
+        c.equity = c.config.initial_balance;
+        c.next_id = 0;
+    }
+
     fn check_symbol(&self, symbol: SymbolId) -> Result<()> {
         if (symbol as usize) < self.core.syms.len() {
             Ok(())

@@ -1268,6 +1268,28 @@ fn symbol_lookup_spec_and_drain_without_allocation() {
     assert_eq!((out.len(), out.as_ptr()), (1, ptr));
     s.drain_closed_into(&mut out);
     assert_eq!(out.len(), 1);
+    // reset: same state as a fresh simulator, same results again
+    s.process_signal(&market(0, Direction::Long, 1.0900, 1.1100), &quote(flat(0)))
+        .unwrap();
+    s.process_signal(&market(0, Direction::Long, 1.1900, 1.1100), &quote(flat(0)))
+        .unwrap();
+    let first = s.active_positions().to_vec();
+    s.reset();
+    assert!(s.active_positions().is_empty());
+    assert_eq!((s.stats(), s.balance()), (&SimStats::default(), 100_000.0));
+    assert_eq!(
+        s.process_signal(&market(0, Direction::Long, 1.0900, 1.1100), &quote(flat(0)))
+            .unwrap(),
+        SignalOutcome::Opened(0)
+    );
+    // before the reset that order got id 1 (id 0 was the closed one); otherwise identical
+    assert_eq!(
+        Position {
+            id: 1,
+            ..s.active_positions()[0].clone()
+        },
+        first[0]
+    );
 }
 
 // ---------------------------------------------------------------- a bad-input test per error code
