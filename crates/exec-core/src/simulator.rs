@@ -37,6 +37,7 @@ pub struct SimulatorConfig {
     pub market_fill: MarketFill,
     pub gap_fills: bool,
     /// Pending orders expire after this many evaluated bars (ticks in tick mode); `None`: never.
+    /// Ignored by v1, which has no expiry.
     pub pending_ttl_bars: Option<u32>,
     pub min_lot_policy: MinLotPolicy,
     pub risk: RiskMode,
@@ -797,7 +798,11 @@ impl ExecutionSimulator {
         let ts = bid.ts;
         let core = &mut self.core;
         let v = core.config.variant;
-        let ttl = core.config.pending_ttl_bars;
+        // v1 has no expiry (SEMANTICS §2).
+        let ttl = match v {
+            Variant::V2 => core.config.pending_ttl_bars,
+            Variant::V1Parity => None,
+        };
         let mut err: Option<ExecError> = None;
 
         // Pass 1: fills of held next_open market orders and pending triggers.
@@ -945,7 +950,11 @@ impl ExecutionSimulator {
         let ts = tick.ts;
         let core = &mut self.core;
         let v = core.config.variant;
-        let ttl = core.config.pending_ttl_bars;
+        // v1 has no expiry (SEMANTICS §2).
+        let ttl = match v {
+            Variant::V2 => core.config.pending_ttl_bars,
+            Variant::V1Parity => None,
+        };
         let mut err: Option<ExecError> = None;
 
         self.positions.retain_mut(|p| {

@@ -485,6 +485,23 @@ fn pending_ttl_expires_and_cancel_counts() {
     eval(&mut s, flat(120));
     assert!(s.active_positions().is_empty());
     assert_eq!(s.stats().orders_expired, 2);
+    // v1 has no expiry, whatever the config says
+    let mut s = sim_with(SimulatorConfig {
+        pending_ttl_bars: Some(1),
+        ..v1()
+    });
+    s.process_signal(
+        &pending(0, Direction::Long, OrderType::Limit, 1.0900, 1.0850, 1.1000),
+        &quote(flat(0)),
+    )
+    .unwrap();
+    for i in 1..10 {
+        eval(&mut s, flat(i * 60));
+    }
+    assert_eq!(
+        (s.active_positions().len(), s.stats().orders_expired),
+        (1, 0)
+    );
     // no TTL: stays until cancelled
     let mut s = sim();
     s.process_signal(
