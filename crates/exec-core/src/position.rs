@@ -89,7 +89,6 @@ pub fn open(p: &mut Position, f: &Fill) {
 }
 
 /// The closed record of `p`.
-#[allow(clippy::too_many_arguments)]
 pub fn close(
     variant: Variant,
     p: &Position,

@@ -389,9 +389,8 @@ impl Core {
     }
 
     /// Fills `p` at `price` (before slippage): optional geometry check against the fill, sizing,
-    /// entry fee. On `Ok(Some(reason))` nothing changed except nothing (the caller counts and
-    /// drops the order); on `Ok(None)` the position is open and its fee booked.
-    #[allow(clippy::too_many_arguments)]
+    /// entry fee. On `Ok(Some(reason))` and on `Err` nothing changed (the caller counts and drops
+    /// a rejected order); on `Ok(None)` the position is open and its fee booked.
     #[inline]
     fn fill(
         &mut self,
