@@ -1251,4 +1251,237 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code().code, 5002);
     }
+
+    /// 2024-01-01 00:00 UTC (a Monday).
+    const MON_2024: i64 = 1_704_067_200_000_000;
+
+    fn builtin_cfg(
+        strategy: &serde_json::Value,
+        variant: &str,
+        extra: &serde_json::Value,
+    ) -> RunConfig {
+        let mut v = serde_json::json!({
+            "symbol": "EURUSD",
+            "symbol_spec": {"pip_size": 0.0001},
+            "strategy": strategy,
+            "execution": {"variant": variant, "pending_ttl_bars": 10},
+            "account": {"risk_per_trade": 100.0, "initial_balance": 10000.0},
+            "costs": {"slippage": {"fixed_pips": 0.3},
+                      "commission": {"default": {"schema": "per_lot", "rate": 3.5}}},
+            "start": MON_2024 + 300 * M,
+            "seed": 5,
+        });
+        for (k, val) in extra.as_object().unwrap() {
+            match (v.get_mut(k), val) {
+                (Some(serde_json::Value::Object(dst)), serde_json::Value::Object(src)) => {
+                    for (k2, v2) in src {
+                        dst.insert(k2.clone(), v2.clone());
+                    }
+                }
+                _ => {
+                    v.as_object_mut().unwrap().insert(k.clone(), val.clone());
+                }
+            }
+        }
+        parse_config(&v.to_string()).unwrap()
+    }
+
+    fn strategies() -> Vec<serde_json::Value> {
+        vec![
+            serde_json::json!({"name": "sma_cross", "params": {"fast": 10, "slow": 40, "sl_pips": 15, "tp_pips": 30}}),
+            serde_json::json!({"name": "ema_cross", "params": {"fast": 8, "slow": 30, "sl_atr": 2.0, "tp_atr": 3.0, "atr_period": 14}}),
+            serde_json::json!({"name": "donchian_breakout", "params": {"lookback": 30, "sl_pips": 10, "tp_pips": 20}}),
+            serde_json::json!({"name": "zscore_reversion", "params": {"window": 50, "z_entry": 2.0, "sl_pips": 12, "tp_pips": 12}}),
+            serde_json::json!({"name": "zscore_reversion", "params": {"window": 50, "z_entry": 2.0, "limit_offset_pips": 1.5, "sl_pips": 12, "tp_pips": 12}}),
+            serde_json::json!({"name": "rsi_reversion", "params": {"period": 14, "lower": 25, "upper": 75, "sl_atr": 1.5, "tp_atr": 1.5}}),
+        ]
+    }
+
+    fn setups() -> Vec<serde_json::Value> {
+        vec![
+            serde_json::json!({}),
+            serde_json::json!({"trade_management": {"max_holding_bars": 60, "break_even": {"trigger_pips": 6, "offset_pips": 1},
+                                                    "trailing": {"atr_mult": 2.0, "atr_period": 20}}}),
+            serde_json::json!({"limits": {"max_open_positions": 3, "exit_on_opposite_signal": true, "cooldown_bars": 3,
+                                          "session_hours": [7, 20]},
+                               "trade_management": {"trailing": {"distance_pips": 8}}}),
+            serde_json::json!({"execution": {"market_fill": "next_open", "gap_fills": true, "pending_ttl_bars": 5},
+                               "account": {"risk_per_trade": null, "risk_percent": 0.5}, "limits": {"direction": "long"}}),
+        ]
+    }
+
+    #[test]
+    fn signals_table_reproduces_builtin_trades() {
+        let b = crate::synthetic::synthetic_bars("EURUSD", 20_000, M, 11, MON_2024, 0.0001, 1.1);
+        let d0 = DataSet::from_bars(b.clone());
+        for strategy in strategies() {
+            for setup in setups() {
+                for variant in ["v2", "v1_parity"] {
+                    let what = format!("{strategy} {setup} {variant}");
+                    let c = builtin_cfg(&strategy, variant, &setup);
+                    let (a, rows) = run_config_recording(&c, &d0).unwrap();
+                    assert!(
+                        a.trades.len() >= 5,
+                        "{what}: only {} trades",
+                        a.trades.len()
+                    );
+                    assert_eq!(rows.len() as u64, a.stats.signals, "{what}");
+                    let mut d = DataSet::from_bars(b.clone());
+                    d.add_signals("rec", SignalTable::from_rows(&rows).unwrap());
+                    let mut c2 = c.clone();
+                    c2.strategy.params = StrategyParams::Signals(crate::config::SignalsParams {
+                        table: "rec".into(),
+                    });
+                    let r = run_config(&c2, &d, true, true).unwrap();
+                    assert_eq!(a.trades.len(), r.trades.len(), "{what}");
+                    for (x, y) in a.trades.iter().zip(&r.trades) {
+                        let mut y = y.clone();
+                        assert_eq!(x.meta, crate::strategies::NO_META);
+                        y.meta = x.meta;
+                        assert_eq!(*x, y, "{what}");
+                    }
+                    assert_eq!(a.equity, r.equity, "{what}");
+                    assert_eq!(a.stats, r.stats, "{what}");
+                    assert_eq!(a.open_at_end, {
+                        let mut o = r.open_at_end.clone();
+                        o.iter_mut()
+                            .for_each(|p| p.meta = crate::strategies::NO_META);
+                        o
+                    });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn accounting_is_consistent_on_synthetic_runs() {
+        let b = crate::synthetic::synthetic_bars("EURUSD", 20_000, M, 12, MON_2024, 0.0001, 1.1);
+        let d = DataSet::from_bars(b);
+        for strategy in strategies() {
+            for setup in setups() {
+                let what = format!("{strategy} {setup}");
+                let out =
+                    run_config(&builtin_cfg(&strategy, "v2", &setup), &d, true, true).unwrap();
+                let net: f64 = out.trades.iter().map(|t| t.net_pnl).sum();
+                let fees: f64 = out.trades.iter().map(|t| t.entry_fee + t.exit_fee).sum();
+                assert!(
+                    (out.stats.final_balance - (10_000.0 + net)).abs() < 1e-6,
+                    "{what}"
+                );
+                assert!((out.stats.fees_total - fees).abs() < 1e-6, "{what}");
+                assert!(
+                    (out.stats.final_equity - out.stats.final_balance).abs() < 1e-9,
+                    "{what}: all closed at the end"
+                );
+                assert_eq!(out.metrics.trades as usize, out.trades.len());
+                let eq = out.equity.as_ref().unwrap();
+                assert_eq!(eq.ts.len() as u64, out.stats.bars);
+                assert_eq!(out.stats.bars, 20_000 - 300);
+                for t in &out.trades {
+                    assert!(t.exit_time >= t.entry_time, "{what}");
+                    assert!((t.net_pnl - (t.gross_pnl - t.entry_fee - t.exit_fee)).abs() < 1e-9);
+                    // Market entries at the signal close fill at that bar's close ± 0.3 pip.
+                    if t.order_type == OrderType::Market && setup.get("execution").is_none() {
+                        assert_eq!(t.trigger_time, Some(t.entry_time));
+                    }
+                }
+                // Same inputs, same outputs.
+                let again =
+                    run_config(&builtin_cfg(&strategy, "v2", &setup), &d, true, true).unwrap();
+                assert_eq!(out.trades, again.trades);
+            }
+        }
+    }
+
+    #[test]
+    fn sma_cross_end_to_end_hand_checked_both_variants() {
+        // Closes from the strategy test: SMA(2)/SMA(3) cross up at bar 3 (long), down at bar 6.
+        // Long at bar 3's ask close 1.1001 (1-pip spread), SL 1000 pips → 1.0001, TP 1.6001.
+        // Bar 6: close 0.9, low 0.8998. v2 runs exits before the strategy: the SL exits at
+        // 1.0001, then the short opens at the bid close 0.9. v1 runs the strategy first: the
+        // short signal closes the long at 0.9 (signal_exit) and opens the short.
+        let closes = [1.0, 1.0, 1.0, 1.1, 1.2, 1.1, 0.9, 0.8];
+        let b = crate::strategies::test_util::bars_from_closes(&closes);
+        let d = DataSet::from_bars(b.clone());
+        let strategy = serde_json::json!({"name": "sma_cross", "params": {"fast": 2, "slow": 3, "sl_pips": 1000, "tp_pips": 5000}});
+        for variant in ["v2", "v1_parity"] {
+            let mut c = builtin_cfg(
+                &strategy,
+                variant,
+                &serde_json::json!({"limits": {"exit_on_opposite_signal": true}}),
+            );
+            c.start = None;
+            c.costs = Default::default();
+            let out = run_config(&c, &d, true, true).unwrap();
+            let t = &out.trades[0];
+            assert_eq!(
+                (t.direction, t.entry_time, t.exit_time),
+                (Direction::Long, 3 * M, 6 * M),
+                "{variant}"
+            );
+            assert!(close(t.entry_price, 1.1001));
+            assert!(close(t.initial_stop_loss, 1.0001) && close(t.initial_take_profit, 1.6001));
+            if variant == "v2" {
+                assert_eq!(t.reason, ExitReason::StopLoss);
+                assert!(close(t.exit_price, 1.0001));
+                assert_eq!(out.trades.len(), 2);
+                let s = &out.trades[1];
+                assert_eq!(
+                    (s.direction, s.entry_time, s.reason),
+                    (Direction::Short, 6 * M, ExitReason::EndOfData)
+                );
+                assert!(
+                    close(s.entry_price, 0.9) && close(s.exit_price, 0.8001),
+                    "exit at the last ask close"
+                );
+            } else {
+                assert_eq!(t.reason, ExitReason::SignalExit);
+                assert!(close(t.exit_price, 0.9));
+                assert_eq!(out.trades.len(), 1);
+                assert_eq!(out.open_at_end.len(), 1);
+                assert_eq!(out.open_at_end[0].direction, Direction::Short);
+            }
+        }
+    }
+
+    #[test]
+    fn donchian_end_to_end_stop_entry_both_variants() {
+        // lookback 3 on bars_from_closes (high = max(o, c) + 2 pips, low = min(o, c) − 2 pips):
+        // at bar 2 the channel is [1.0998, 1.1202], the close 1.11 sits in its upper half: a buy
+        // stop at 1.1202 (SL 1.1102). Bar 3 (open 1.11, close 1.13) breaks it: the stop fills in
+        // bar 3 at 1.1202 (v2: max(E, ask open 1.1101); v1: E), and bar 3's low 1.1098 reaches
+        // the SL in the trigger bar, which SL may do in both variants.
+        let closes = [1.10, 1.12, 1.11, 1.13, 1.13, 1.13];
+        let b = crate::strategies::test_util::bars_from_closes(&closes);
+        let d = DataSet::from_bars(b);
+        let strategy = serde_json::json!({"name": "donchian_breakout", "params": {"lookback": 3, "sl_pips": 100, "tp_pips": 500}});
+        for variant in ["v2", "v1_parity"] {
+            let mut c = builtin_cfg(&strategy, variant, &serde_json::json!({}));
+            c.start = None;
+            c.costs = Default::default();
+            let (out, rows) = run_config_recording(&c, &d).unwrap();
+            assert_eq!(rows[0].ts, 2 * M);
+            assert_eq!(rows[0].order_type, OrderType::Stop);
+            assert!(close(rows[0].entry_price.unwrap(), 1.1202));
+            let t = &out.trades[0];
+            assert_eq!(t.placement_time, 2 * M, "{variant}");
+            assert_eq!(t.trigger_time, Some(3 * M));
+            assert!(close(t.entry_price, 1.1202), "{variant}: {}", t.entry_price);
+            assert_eq!(
+                (t.reason, t.exit_time, t.in_entry_candle),
+                (ExitReason::StopLoss, 3 * M, true),
+                "{variant}"
+            );
+            assert!(close(t.exit_price, 1.1102));
+            // The next stop goes to the new channel top 1.1302 (bar 3's high): v2 places it in
+            // bar 3 (the exit ran before the strategy), v1 in bar 4 (its strategy step in bar 3
+            // still saw the pending order).
+            assert_eq!(
+                rows[1].ts,
+                if variant == "v2" { 3 * M } else { 4 * M },
+                "{variant}"
+            );
+            assert!(close(rows[1].entry_price.unwrap(), 1.1302));
+        }
+    }
 }
