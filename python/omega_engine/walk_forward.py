@@ -15,6 +15,7 @@ import json
 import math
 import re
 import sys
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -982,3 +983,14 @@ def _oos_summary(equity: pa.Table, trades: pa.Table, initial: float, years: floa
         "win_rate": float((pnl > 0).mean()) if len(pnl) else math.nan,
         "max_drawdown_pct": max_dd,
     }
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``omega_engine.walk_forward`` binds this module to the package attribute that
+    ``oe.walk_forward(...)`` calls, so the module forwards calls to :func:`walk_forward`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> WalkForwardResult:
+        return walk_forward(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -220,8 +220,8 @@ def heatmap_data(summary: pa.Table, params: Sequence[str], objective: str
         return None
     px, py = vary[0], vary[1]
     note = "" if len(vary) == 2 else f"best {objective} over {', '.join(vary[2:])}"
-    xs = summary[px].to_pylist()
-    ys = summary[py].to_pylist()
+    xs = [_tidy(v) for v in summary[px].to_pylist()]
+    ys = [_tidy(v) for v in summary[py].to_pylist()]
     z = floats(summary[objective])
     if "error_code" in summary.column_names:
         bad = np.asarray(summary["error_code"].is_valid().to_numpy(zero_copy_only=False))
@@ -242,3 +242,10 @@ def heatmap_data(summary: pa.Table, params: Sequence[str], objective: str
 
 def _sort_key(v: Any) -> tuple[int, Any]:
     return (0, v) if isinstance(v, int | float) else (1, str(v))
+
+
+def _tidy(v: Any) -> Any:
+    """Parameter values come back as floats; show whole numbers as ints (5, not 5.0)."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
