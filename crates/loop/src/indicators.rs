@@ -307,9 +307,7 @@ impl Rsi {
 
     #[inline]
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        let Some(prev) = self.prev.replace(x) else {
-            return None;
-        };
+        let prev = self.prev.replace(x)?;
         let ch = x - prev;
         let (g, l) = if ch > 0.0 { (ch, 0.0) } else { (0.0, -ch) };
         let p = self.period as f64;
@@ -439,6 +437,7 @@ impl Donchian {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the naive formulas
 mod tests {
     use super::*;
 
