@@ -1,1 +1,111 @@
-fn main() {}
+//! Benchmarks of the bar loop (issue 3), on a seeded synthetic 1,000,000-bar M1 series:
+//!
+//! * `single/sma_cross_sl_tp`: one `sma_cross` config with SL/TP, summary only → ns per bar
+//!   (target ≤ 10 ns/bar). Throughput is reported per bar.
+//! * `grid/threads/N`: a grid of distinct sma_cross configs (SL/TP) on the same bars, summary
+//!   only, on N threads (1, 2 and all cores) → ns per bar-config (throughput per bar-config); the
+//!   1 → 2 thread speed-up is the ratio of the two medians (target ≥ 1.8×).
+//!
+//! Sample sizes are criterion's minimum (10) and the grid group samples flat (one batch per
+//! sample), so the whole bench finishes in a few minutes on two cores. The grid has 100 configs
+//! by default (ns per bar-config does not depend on the grid size once every thread has several
+//! configs); `OMEGA_BENCH_GRID=1000` runs the full 1,000-config grid (about 10× longer).
+//! `OMEGA_BENCH_THREADS` adds a comma-separated list of thread counts (e.g. "4,8,16").
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use omega_loop::engine::run_config;
+use omega_loop::runner::{run_many, RunManyOptions};
+use omega_loop::synthetic::synthetic_bars;
+use omega_loop::{parse_config, DataSet, RunConfig};
+
+const BARS: usize = 1_000_000;
+const M1: i64 = 60_000_000;
+const T0: i64 = 1_704_067_200_000_000;
+
+fn data() -> DataSet {
+    DataSet::from_bars(synthetic_bars("EURUSD", BARS, M1, 42, T0, 0.0001, 1.10))
+}
+
+fn sma(fast: u32, slow: u32, sl: u32, tp: u32) -> RunConfig {
+    let json = format!(
+        r#"{{"symbol": "EURUSD", "symbol_spec": {{"pip_size": 0.0001}}, "seed": 1,
+            "strategy": {{"name": "sma_cross",
+                          "params": {{"fast": {fast}, "slow": {slow}, "sl_pips": {sl}, "tp_pips": {tp}}}}}}}"#
+    );
+    match parse_config(&json) {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+fn grid(n: usize) -> Vec<RunConfig> {
+    // 10 fast × 10 slow × 10 SL/TP pairs = 1000 distinct configs (cycled when n > 1000).
+    let mut out = Vec::with_capacity(n);
+    'outer: loop {
+        for f in 0..10u32 {
+            for s in 0..10u32 {
+                for k in 0..10u32 {
+                    if out.len() == n {
+                        break 'outer;
+                    }
+                    out.push(sma(5 + 2 * f, 30 + 10 * s, 10 + 2 * k, 20 + 3 * k));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn bench(c: &mut Criterion) {
+    let d = data();
+
+    let mut g = c.benchmark_group("single");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(BARS as u64));
+    let one = sma(10, 30, 20, 40);
+    g.bench_function("sma_cross_sl_tp", |b| {
+        b.iter(|| black_box(run_config(black_box(&one), &d, false, false)))
+    });
+    g.finish();
+
+    let n = env_usize("OMEGA_BENCH_GRID").unwrap_or(100);
+    let cfgs = grid(n);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = vec![1, 2, cores];
+    if let Ok(extra) = std::env::var("OMEGA_BENCH_THREADS") {
+        threads.extend(
+            extra
+                .split(',')
+                .filter_map(|t| t.trim().parse::<usize>().ok()),
+        );
+    }
+    threads.sort_unstable();
+    threads.dedup();
+    let mut g = c.benchmark_group("grid");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(1))
+        .throughput(Throughput::Elements((BARS * n) as u64));
+    for t in threads {
+        let opts = RunManyOptions::default().with_threads(t);
+        g.bench_with_input(BenchmarkId::new("threads", t), &opts, |b, o| {
+            b.iter(|| black_box(run_many(&cfgs, &d, o)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

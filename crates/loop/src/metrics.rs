@@ -405,6 +405,11 @@ impl MetricsAccumulator {
         self.bars
     }
 
+    /// Final metrics from the engine's run counters.
+    pub fn finish(self, stats: &crate::engine::RunStats) -> Metrics {
+        self.finish_with(&stats.totals())
+    }
+
     /// Final metrics from the run-level totals (see [`RunTotals`]).
     pub fn finish_with(mut self, totals: &RunTotals) -> Metrics {
         if self.bars > 0 {
