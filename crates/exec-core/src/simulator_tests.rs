@@ -1576,3 +1576,11 @@ fn error_2007_missing_side() {
         .process_signal(&market(0, Direction::Long, 1.09, 1.2), &q)
         .is_ok());
 }
+
+#[test]
+fn simulator_can_move_between_threads() {
+    // The loop runs one simulator per config on rayon workers.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ExecutionSimulator>();
+    send_sync::<ClosedPosition>();
+}
