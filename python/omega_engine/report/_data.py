@@ -174,19 +174,17 @@ def decimate(s: Series, max_points: int = 4000) -> Series:
         return s
     buckets = max_points // 2
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    idx: list[int] = []
+    keep = {0, n - 1}  # the curve starts and ends where the data does
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         if b <= a:
             continue
         seg = s.v[a:b]
-        finite = np.isfinite(seg)
-        if not finite.any():
-            idx.append(int(a))
+        if not np.isfinite(seg).any():
+            keep.add(int(a))
             continue
-        lo = int(a + np.nanargmin(seg))
-        hi = int(a + np.nanargmax(seg))
-        idx.extend(sorted({lo, hi}))
-    idx[-1:] = sorted({idx[-1], n - 1}) if idx else [n - 1]
+        keep.add(int(a + np.nanargmin(seg)))
+        keep.add(int(a + np.nanargmax(seg)))
+    idx = sorted(keep)
     sel = np.asarray(idx, dtype=np.int64)
     return Series(s.t[sel], s.v[sel])
 
