@@ -1,15 +1,28 @@
 """Type stub of the Rust extension ``omega_engine._core`` (hand-written, checked by mypy.stubtest).
 
 The extension is thin: it converts, calls the Rust crates and maps errors. Every Rust error becomes
-``OmegaCoreError`` (or a subclass chosen from the code's range, see ``omega_engine.errors``) whose
-message starts with ``[NNNN]``; the numeric code is on the ``code`` attribute.
+``OmegaCoreError`` whose message starts with ``[NNNN]``; the numeric code is on the ``code``
+attribute (``omega_engine.errors.from_core`` maps it onto the exception hierarchy). A Rust panic
+caught at the boundary is code 5005.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol, final
 
 import pyarrow as pa
 
+__all__ = [
+    "__version__",
+    "Bars",
+    "ExecutionSimulator",
+    "OmegaCoreError",
+    "Ticks",
+    "canonical_config",
+    "error_codes",
+    "run_many",
+    "schemas",
+    "synthetic_bars",
+]
 __version__: str
 
 class _ArrowStreamExportable(Protocol):
@@ -18,7 +31,9 @@ class _ArrowStreamExportable(Protocol):
 class _ArrowArrayExportable(Protocol):
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
 
-ArrowTabular = _ArrowStreamExportable | _ArrowArrayExportable
+_ArrowTabular = _ArrowStreamExportable | _ArrowArrayExportable
+_OHLC = tuple[float, float, float, float]
+_Outcome = tuple[str, int | None, str | None]
 
 class OmegaCoreError(Exception):
     """Raised by the extension for every Rust error; ``code`` is the numeric error code."""
@@ -31,17 +46,27 @@ def error_codes() -> list[tuple[int, str, str]]:
 def schemas() -> dict[str, pa.Schema]:
     """Every Arrow schema that crosses the boundary, by name (bars, ticks, signals, trades, ...)."""
 
+@final
 class Bars:
     """Validated bid/ask bars of one symbol, held in Rust (zero-copy from Arrow)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         symbol: str,
-        table: ArrowTabular,
+        table: _ArrowTabular,
         *,
         spread_pips: float | None = None,
         pip_size: float | None = None,
-    ) -> None: ...
+    ) -> Bars: ...
+    @staticmethod
+    def from_sides(
+        symbol: str,
+        bid: _ArrowTabular,
+        ask: _ArrowTabular | None = None,
+        *,
+        spread_pips: float | None = None,
+        pip_size: float | None = None,
+    ) -> Bars: ...
     @property
     def symbol(self) -> str: ...
     def __len__(self) -> int: ...
@@ -49,17 +74,31 @@ class Bars:
     def slice(self, start: int, end: int) -> Bars: ...
     def timestamps(self) -> pa.Array: ...
 
+@final
 class Ticks:
     """Validated ticks (timestamp, bid, ask) of one symbol, held in Rust."""
 
-    def __init__(self, symbol: str, table: ArrowTabular) -> None: ...
+    def __new__(
+        cls,
+        symbol: str,
+        table: _ArrowTabular,
+        *,
+        spread_pips: float | None = None,
+        pip_size: float | None = None,
+    ) -> Ticks: ...
     @property
     def symbol(self) -> str: ...
     def __len__(self) -> int: ...
     def to_arrow(self) -> pa.Table: ...
 
 def synthetic_bars(
-    symbol: str, n: int, timeframe_us: int, seed: int, start_us: int, pip_size: float, start_price: float
+    symbol: str,
+    n: int,
+    timeframe_us: int,
+    seed: int,
+    start_us: int,
+    pip_size: float,
+    start_price: float,
 ) -> Bars: ...
 def canonical_config(config_json: str) -> tuple[str, str]:
     """Validates one config; returns (canonical JSON, config_id as 16 hex digits)."""
@@ -69,47 +108,79 @@ def run_many(
     bars: Mapping[str, Bars],
     *,
     ticks: Mapping[str, Ticks] | None = None,
-    signals: Mapping[str, ArrowTabular] | None = None,
+    signals: Mapping[str, _ArrowTabular] | None = None,
     threads: int | None = None,
     include_trades: bool = True,
     include_equity: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    memory_budget_bytes: int | None = None,
+    _panic_on_config: int | None = None,
 ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
     """Runs every config (GIL released, rayon pool of ``threads``); returns (summary, trades,
-    equity) in config order. Failed configs carry ``error_code``/``error`` in the summary.
-    Ctrl-C raises KeyboardInterrupt within ~0.1 s. ``progress(done, total)`` is called on the
-    calling thread."""
+    equity) in config order. Failed configs carry ``error_code``/``error`` in the summary; an
+    invalid config raises before anything runs. Ctrl-C raises KeyboardInterrupt within ~0.1 s.
+    ``progress(done, total)`` is called on the calling thread. ``_panic_on_config`` is a test
+    hook (the run of that config index panics)."""
 
+@final
 class ExecutionSimulator:
-    """The seed document's execution simulator API, backed by omega-exec-core."""
+    """The seed document's execution simulator API, backed by omega-exec-core.
 
-    def __init__(
+    ``options_json``: ``{"execution": {...}, "account": {...}, "costs": {...}, "seed": n,
+    "symbol_specs": [{"symbol": ..., "pip_size": ..., ...}], "skip_unroutable": bool}`` (the
+    sections as in a run config). Every mutating call is atomic."""
+
+    def __new__(cls, options_json: str) -> ExecutionSimulator: ...
+    def symbols(self) -> list[str]: ...
+    def process_signal(
         self,
-        *,
-        risk_per_trade: float = 100.0,
-        pip_buffer_factor: float = 0.5,
-        symbol_specs: Sequence[Mapping[str, Any]] = (),
-        slippage: Mapping[str, float] | None = None,
-        commission: Mapping[str, Any] | None = None,
-        fees: Mapping[str, float] | None = None,
-        base_seed: int = 0,
-        execution_variant: str = "v2",
-        account_currency: str = "USD",
-        initial_balance: float = 100_000.0,
-        fx_rates: Mapping[str, float] | None = None,
-        market_fill: str = "signal_close",
-        gap_fills: bool = False,
-        pending_ttl_bars: int | None = None,
-        min_lot_policy: str = "reject",
+        ts: int,
+        symbol: str,
+        direction: str,
+        order_type: str | None,
+        entry_price: float | None,
+        stop_loss: float,
+        take_profit: float,
+        bid: _OHLC,
+        ask: _OHLC | None = None,
+        reason: str | None = None,
+        scenario: str | None = None,
+        tags: str | None = None,
+    ) -> _Outcome: ...
+    def process_signals_batch(
+        self, signals: _ArrowTabular, bid: _ArrowTabular, ask: _ArrowTabular | None = None
+    ) -> pa.Table:
+        """Processes every signal row against its signal bar (bid/ask rows aligned with the
+        signals); returns one outcome row per signal (row, status, position_id, reject_reason)."""
+    def evaluate_bar(self, symbol: str, ts: int, bid: _OHLC, ask: _OHLC | None = None) -> int: ...
+    def evaluate_exits_batch(
+        self, bid: _ArrowTabular, ask: _ArrowTabular | None = None, *, symbol: str | None = None
+    ) -> int:
+        """Evaluates the bars in order (triggers then exits); returns the number closed."""
+    def process_signal_tick(
+        self,
+        ts: int,
+        symbol: str,
+        direction: str,
+        order_type: str | None,
+        entry_price: float | None,
+        stop_loss: float,
+        take_profit: float,
+        bid: float,
+        ask: float,
+        reason: str | None = None,
+        scenario: str | None = None,
+        tags: str | None = None,
+    ) -> _Outcome: ...
+    def evaluate_tick(self, symbol: str, ts: int, bid: float, ask: float) -> int: ...
+    def close_position(
+        self, position_id: int, ts: int, bid_close: float, ask_close: float, reason: str
     ) -> None: ...
-    def process_signals_batch(self, signals: ArrowTabular, bid: ArrowTabular, ask: ArrowTabular | None = None) -> pa.Table:
-        """Processes every signal row against its signal bar (bid/ask rows aligned with the signals);
-        returns one outcome row per signal (position_id or rejection reason)."""
-    def evaluate_exits_batch(self, symbol: str, bid: ArrowTabular, ask: ArrowTabular | None = None) -> int:
-        """Evaluates the bars in order (triggers then exits); returns the number of positions closed."""
-    def process_signal_tick(self, signal: Mapping[str, Any], tick: Mapping[str, Any]) -> str: ...
-    def evaluate_exits_tick(self, symbol: str, tick: Mapping[str, Any]) -> int: ...
+    def cancel_pending(self, symbol: str) -> int: ...
     def active_positions(self) -> pa.Table: ...
     def closed_positions(self) -> pa.Table:
         """Every position closed so far (all of them, not only since the last call)."""
+    def active_symbols(self) -> list[str]: ...
     def stats(self) -> dict[str, float]: ...
+    def set_equity(self, equity: float) -> None: ...
+    def _panic_for_tests(self) -> None: ...

@@ -39,7 +39,7 @@ import math
 import os
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ def to_timestamp_us(value: Any, field: str) -> int | None:
     elif type(value).__name__ == "datetime64":  # numpy.datetime64
         import numpy as np
 
-        return int(value.astype("datetime64[us]").astype(np.int64))
+        return int(np.asarray(value).astype("datetime64[us]").astype(np.int64))
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -138,7 +138,7 @@ def to_timestamp_us(value: Any, field: str) -> int | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+        delta: timedelta = value - datetime(1970, 1, 1, tzinfo=UTC)
         return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if isinstance(value, date):
         return to_timestamp_us(datetime(value.year, value.month, value.day), field)

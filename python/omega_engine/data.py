@@ -15,6 +15,7 @@ epoch. Naive times are UTC. Normalization uses Arrow compute only (no per-row Py
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from collections.abc import Mapping
@@ -124,7 +125,7 @@ def _find_time_column(table: pa.Table, what: str) -> str:
             return names[cand]
     for n in table.column_names:
         if pa.types.is_timestamp(table.schema.field(n).type):
-            return n
+            return str(n)
     looked = ", ".join(repr(n) for n in _TIME_NAMES if n)
     raise_error("SCHEMA_VIOLATION",
                 f"{what}.timestamp: no time column (looked for {looked} or a timestamp-typed "
@@ -317,9 +318,8 @@ class Bars:
 
         t = to_timestamp_us(value, f"slice.{side}")
         ts = self.timestamps().cast(pa.int64()).to_numpy(zero_copy_only=True)
-        import numpy as np
-
-        return int(np.searchsorted(ts, t, side="left"))
+        # First row at or after t (binary search over the zero-copy timestamps).
+        return bisect.bisect_left(ts, t)
 
     def slice(self, start: Any = None, end: Any = None) -> Bars:
         """Rows ``[start, end)``: indices (negative from the end) or times (datetime, ISO

@@ -51,7 +51,7 @@ class RunResult:
     configs: list[str] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
-        return self.summary.num_rows
+        return int(self.summary.num_rows)
 
     def __repr__(self) -> str:
         parts = [f"summary={self.summary.num_rows} rows"]
@@ -179,10 +179,9 @@ class _Progress:
 def _signal_tables(signals: Any) -> dict[str, pa.Table] | None:
     if signals is None:
         return None
-    if isinstance(signals, Mapping):
-        items = signals.items()
-    else:
-        items = [("signals", signals)]
+    items: list[tuple[Any, Any]] = (
+        list(signals.items()) if isinstance(signals, Mapping) else [("signals", signals)]
+    )
     out = {}
     for name, table in items:
         out[str(name)] = _data.normalize_signals(_data.read_table(table, f"signals[{name!r}]"),

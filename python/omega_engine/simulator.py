@@ -67,10 +67,12 @@ def _ts(obj: Any, what: str) -> int:
     return us
 
 
-def _price(v: Any, field: str, *, optional: bool = False) -> float | None:
+def _opt_price(v: Any, field: str) -> float | None:
+    return None if v is None else _price(v, field)
+
+
+def _price(v: Any, field: str) -> float:
     if v is None:
-        if optional:
-            return None
         raise_error("INVALID_PARAMETER", f"{field}: is required")
     if isinstance(v, bool) or not isinstance(v, int | float):
         item = getattr(v, "item", None)
@@ -85,9 +87,7 @@ def _ohlc(candle: Any, what: str) -> tuple[int, tuple[float, float, float, float
     ts = _ts(candle, what)
     vals = []
     for name in ("open", "high", "low", "close"):
-        p = _price(_get(candle, name), f"{what}.{name}")
-        assert p is not None
-        vals.append(p)
+        vals.append(_price(_get(candle, name), f"{what}.{name}"))
     return ts, (vals[0], vals[1], vals[2], vals[3])
 
 
@@ -207,7 +207,7 @@ class ExecutionSimulator:
         Returns ``{"status": "opened" | "pending" | "rejected", "position_id", "reject_reason"}``.
         """
         ts = _ts(signal, "signal")
-        entry = _price(_get(signal, "entry_price", "entry"), "signal.entry_price", optional=True)
+        entry = _opt_price(_get(signal, "entry_price", "entry"), "signal.entry_price")
         if bid_candle is None:
             if entry is None:
                 raise_error("INVALID_PARAMETER",
@@ -292,7 +292,7 @@ class ExecutionSimulator:
         if tts != ts:
             raise_error("INVALID_PARAMETER",
                         f"tick.timestamp: {tts} is not the signal's timestamp {ts}")
-        entry = _price(_get(signal, "entry_price", "entry"), "signal.entry_price", optional=True)
+        entry = _opt_price(_get(signal, "entry_price", "entry"), "signal.entry_price")
         bid = _price(_get(tick, "bid"), "tick.bid")
         ask = _price(_get(tick, "ask"), "tick.ask")
         sl = _price(_get(signal, "stop_loss", "sl"), "signal.stop_loss")
@@ -311,7 +311,6 @@ class ExecutionSimulator:
         ts = _ts(tick, "tick")
         bid = _price(_get(tick, "bid"), "tick.bid")
         ask = _price(_get(tick, "ask"), "tick.ask")
-        assert bid is not None and ask is not None
         sym = symbol or _get(tick, "symbol")
         symbols = [str(sym)] if sym is not None else self._sim.active_symbols()
         closed = 0

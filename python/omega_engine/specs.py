@@ -78,8 +78,9 @@ class SymbolSpec:
     def to_config(self, account_currency: str | None = None) -> dict[str, Any]:
         """The ``symbol_spec`` object of a run config.
 
-        ``tick_value`` is included only when it is in the account currency (or no account
-        currency is given); otherwise the engine converts ``contract_size`` with the FX rates.
+        ``tick_size``/``tick_value`` are included only when the value is in the account currency
+        (or no account currency is given); otherwise the engine converts ``contract_size`` with
+        the FX rates.
         """
         tick_value = self.tick_value
         if tick_value is not None and account_currency is not None:
@@ -87,7 +88,8 @@ class SymbolSpec:
                 tick_value = None
         out: dict[str, Any] = {
             "pip_size": self.pip_size,
-            "tick_size": self.tick_size,
+            # The engine takes tick size and value together (value per price = value / size).
+            "tick_size": self.tick_size if tick_value is not None else None,
             "tick_value": tick_value,
             "contract_size": self.contract_size,
             "volume_min": self.volume_min,

@@ -38,10 +38,6 @@ __all__ = [
 ]
 
 
-def _kw(default: Any = None) -> Any:
-    return field(default=default, kw_only=True)
-
-
 @dataclass(frozen=True, slots=True)
 class Strategy:
     """Base of the strategy configs. Subclasses set ``name`` and declare their parameters."""
@@ -88,11 +84,11 @@ class Strategy:
 
 @dataclass(frozen=True, slots=True)
 class _Stops(Strategy):
-    sl_pips: float | None = _kw()
-    tp_pips: float | None = _kw()
-    sl_atr: float | None = _kw()
-    tp_atr: float | None = _kw()
-    atr_period: int | None = _kw()
+    sl_pips: float | None = field(default=None, kw_only=True)
+    tp_pips: float | None = field(default=None, kw_only=True)
+    sl_atr: float | None = field(default=None, kw_only=True)
+    tp_atr: float | None = field(default=None, kw_only=True)
+    atr_period: int | None = field(default=None, kw_only=True)
 
 
 _STOP_INTS = frozenset({"atr_period"})
@@ -143,7 +139,7 @@ class ZscoreReversion(_Stops):
     _int_fields: ClassVar[frozenset[str]] = _STOP_INTS | {"window"}
     window: int
     z_entry: float
-    limit_offset_pips: float | None = _kw()
+    limit_offset_pips: float | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

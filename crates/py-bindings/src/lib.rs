@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod convert;
 mod data;
 mod errors;
+mod runs;
 mod simulator;
 
 #[pymodule]
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::schemas, m)?)?;
     m.add_function(wrap_pyfunction!(data::canonical_config, m)?)?;
     m.add_class::<simulator::PySimulator>()?;
+    m.add_function(wrap_pyfunction!(runs::run_many, m)?)?;
     Ok(())
 }
