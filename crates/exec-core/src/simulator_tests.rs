@@ -452,7 +452,8 @@ fn pending_short_limit_triggers_on_bid_high() {
     assert_eq!(s.active_positions()[0].status, PositionStatus::Pending);
     eval(&mut s, bid(120, 1.1000, 1.1010, 1.0995, 1.1000));
     let p = &s.active_positions()[0];
-    assert_eq!((p.status, p.entry_price), (PositionStatus::Open, 1.1010));
+    // v2 fills at the worse of E and the bid open (SEMANTICS §2): min(1.1010, 1.1000)
+    assert_eq!((p.status, p.entry_price), (PositionStatus::Open, 1.1000));
 }
 
 #[test]

@@ -49,10 +49,11 @@ pub fn triggered_tick(
 /// at when the order became live in this bar or tick (`market`: the trade-side open of the bar, or
 /// the trade-side tick price).
 ///
-/// v2: a stop order fills at the worse of its price and `market` (a gap through the stop fills at
-/// the open: long `max`, short `min`). A limit order fills at its price: when the market opens
-/// through the limit, the limit price is the worse of the two, and a limit never fills worse than
-/// its price. v1: always exactly at the order price.
+/// v2 (SEMANTICS §2, normative): every pending order fills at the worse of its price and
+/// `market` on the trade side — long `max(E, open)`, short `min(E, open)`. For stop orders this is
+/// the gap-through fill; for limit orders it is the engine's conservative assumption that the
+/// bar's path between open and trigger is unknown, so the open (when worse) is taken. v1: always
+/// exactly at the order price.
 #[inline]
 pub fn pending_fill(
     variant: Variant,
@@ -62,10 +63,8 @@ pub fn pending_fill(
     market: f64,
 ) -> f64 {
     match (variant, order_type) {
-        (Variant::V1Parity, _)
-        | (Variant::V2, OrderType::Limit)
-        | (Variant::V2, OrderType::Market) => price,
-        (Variant::V2, OrderType::Stop) => match direction {
+        (Variant::V1Parity, _) | (Variant::V2, OrderType::Market) => price,
+        (Variant::V2, OrderType::Limit | OrderType::Stop) => match direction {
             Direction::Long => price.max(market),
             Direction::Short => price.min(market),
         },
@@ -140,18 +139,22 @@ mod tests {
             pending_fill(Variant::V2, Short, Stop, 1.1010, 1.1020),
             1.1010
         );
-        // limits fill at their price
+        // limits take the worse of E and the open too (SEMANTICS §2)
         assert_eq!(
             pending_fill(Variant::V2, Long, Limit, 1.1010, 1.1000),
             1.1010
         );
         assert_eq!(
             pending_fill(Variant::V2, Long, Limit, 1.1010, 1.1020),
-            1.1010
+            1.1020
         );
         assert_eq!(
             pending_fill(Variant::V2, Short, Limit, 1.1010, 1.1020),
             1.1010
+        );
+        assert_eq!(
+            pending_fill(Variant::V2, Short, Limit, 1.1010, 1.1000),
+            1.1000
         );
         // v1: always at E
         assert_eq!(
