@@ -79,6 +79,16 @@ def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _tidy_rows(rows: list[dict[str, Any]], params: Sequence[str]) -> list[dict[str, Any]]:
+    """Parameter values come back from the engine as floats: print whole numbers as ints."""
+    for row in rows:
+        for p in params:
+            v = row.get(p)
+            if isinstance(v, float) and v.is_integer():
+                row[p] = int(v)
+    return rows
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text)
@@ -306,7 +316,7 @@ def _finish_batch(args: argparse.Namespace, result: Any, data: Any, params: Sequ
         else result.summary.slice(0, args.top)
     cols = _summary_columns(best, params)
     _say(args, f"top {min(args.top, best.num_rows)} of {result.summary.num_rows} by {objective}:")
-    _say(args, format_table(best.select(cols).to_pylist(), cols))
+    _say(args, format_table(_tidy_rows(best.select(cols).to_pylist(), params), cols))
     _say(args, "\nwrote " + ", ".join(str(p) for p in written + ([rep] if rep else [])))
     failed = result.failed()
     if failed.num_rows:
@@ -344,7 +354,8 @@ def _demo(args: argparse.Namespace) -> int:
     cols = [c for c in cols if c in best.column_names]
     print(f"top {min(args.top, best.num_rows)} by net_profit (account USD 100,000, "
           "risk 100 per trade, ftmo_like costs):")
-    print(format_table(best.select(cols).to_pylist(), cols))
+    print(format_table(_tidy_rows(best.select(cols).to_pylist(),
+                                  ("fast", "slow", "sl_pips", "tp_pips")), cols))
     if not args.no_report:
         focus = _focus_equity(result, bars, "net_profit", {})
         path = _report(args, RunResult(focus.summary, focus.trades, focus.equity,

@@ -797,7 +797,8 @@ def walk_forward(
     windows_table = _windows_table(rows, param_names)
     oos_equity = _equity_table(equity_parts)
     oos_trades = _trades_table(trade_tables)
-    is_equity = (pa.concat_tables(is_equity_tables) if is_equity_tables else pa.table({
+    is_equity = (pa.concat_tables(is_equity_tables).combine_chunks() if is_equity_tables
+                 else pa.table({
         "window_id": pa.array([], pa.int32()), "config_index": pa.array([], pa.int64()),
         "timestamp": pa.array([], _TS), "balance": pa.array([], pa.float64()),
         "equity": pa.array([], pa.float64())}))
@@ -890,7 +891,7 @@ def _equity_table(parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]) -
 
 def _trades_table(tables: list[pa.Table]) -> pa.Table:
     if tables:
-        return pa.concat_tables(tables, promote_options="default")
+        return pa.concat_tables(tables, promote_options="default").combine_chunks()
     from . import _core
 
     head = pa.schema([("window_id", pa.int32()), ("rank", pa.int32()),
