@@ -373,13 +373,15 @@ class _Timeline:
     def __init__(self, data: Any) -> None:
         from . import data as _data
 
-        self.map = _data.as_data_map(data)
-        if not self.map:
+        given = _data.as_data_map(data)
+        if not given:
             raise _window_error("data holds no symbol")
+        self.map: dict[str, _data.Bars] = {}
         self.per_symbol: dict[str, np.ndarray] = {}
-        for sym, bars in self.map.items():
+        for sym, bars in given.items():
             if not isinstance(bars, _data.Bars):
                 raise _window_error(f"data[{sym!r}]: walk_forward needs bars, not ticks")
+            self.map[sym] = bars
             self.per_symbol[sym] = _as_int64(bars.timestamps())
         arrays = list(self.per_symbol.values())
         self.ts = arrays[0] if len(arrays) == 1 else np.unique(np.concatenate(arrays))
@@ -437,7 +439,7 @@ def _qualified(summary: pa.Table, scores: np.ndarray, min_trades: int) -> np.nda
     if min_trades > 0 and "trades" in summary.column_names:
         trades = summary["trades"].cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
         ok &= np.asarray(trades) >= min_trades
-    return ok
+    return np.asarray(ok, dtype=bool)
 
 
 def rank_candidates(scores: np.ndarray, ok: np.ndarray, config_index: np.ndarray,
@@ -549,8 +551,8 @@ def _optuna_search(ev: _Evaluator, n_trials: int, seed: int) -> None:
                 asked += 1
                 batch.append((trial, pick(trial)))
             ev.evaluate(sorted({i for _, i in batch if i is not None}))
-            for trial, i in batch:
-                value = None if i is None else ev.score.get(i)
+            for trial, idx in batch:
+                value = None if idx is None else ev.score.get(idx)
                 if value is None:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 else:
@@ -808,9 +810,9 @@ def walk_forward(
     oos_summary = _oos_summary(oos_equity, oos_trades, initial, total_test_years, windows_table)
     first = windows_table.filter(pc.and_(pc.equal(windows_table["rank"], 1),
                                          pc.equal(windows_table["status"], "ok")))
-    is_ann = [v for v in first["is_annualized_pct"].to_pylist() if v is not None] \
+    is_anns = [v for v in first["is_annualized_pct"].to_pylist() if v is not None] \
         if "is_annualized_pct" in first.column_names else []
-    mean_is = float(np.mean(is_ann)) if is_ann else math.nan
+    mean_is = float(np.mean(is_anns)) if is_anns else math.nan
     oos_ann = oos_summary["annualized_return_pct"]
     efficiency = oos_ann / mean_is if mean_is > 0 else math.nan
     oos_summary["mean_is_annualized_pct"] = mean_is
