@@ -133,7 +133,9 @@ def collect(result: Any, *, data: Any = None, title: str | None = None,
             "config_id", "symbol", "strategy", "net_profit", "return_pct", "trades", "win_rate",
             "profit_factor", "sharpe", "sortino", "max_drawdown_pct", "cagr") if k in rd.focus_row}
         for p in params:
-            rd.headline[p] = rd.focus_row.get(p)
+            if rd.focus_row.get(p) is not None:
+                rd.headline[p] = rd.focus_row.get(p)
+    rd.objective = obj
     return rd
 
 
@@ -353,6 +355,7 @@ th{background:#f4f4f4}
 .kv td:first-child{text-align:left;font-weight:600}
 .oe-chart{margin:16px 0}
 .note{color:#555;font-size:12px}
+.scroll{overflow-x:auto;max-width:100%}
 #oe-errors{color:#b00}
 """
 
@@ -386,7 +389,7 @@ def _fmt(v: Any) -> str:
             return "NaN"
         if math.isinf(v):
             return "∞" if v > 0 else "-∞"
-        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4g}"
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M")
     return _html.escape(str(v))
@@ -408,7 +411,7 @@ def _table_html(table: pa.Table, columns: Sequence[str] | None = None, limit: in
     )
     more = (f'<p class="note">{table.num_rows - limit} more rows not shown.</p>'
             if table.num_rows > limit else "")
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
+    return (f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>{more}')
 
 
 def _page(rd: ReportData, figures: dict[str, Any]) -> str:
@@ -435,7 +438,7 @@ def _page(rd: ReportData, figures: dict[str, Any]) -> str:
         if rd.param_stability is not None and rd.param_stability.num_rows:
             parts.append("<h2>Parameter stability</h2>" + _table_html(rd.param_stability))
     if rd.kind == "sweep" and rd.summary is not None:
-        obj = pick_objective(rd.summary, None)
+        obj = rd.objective
         table = rd.summary
         if obj is not None:
             order = np.lexsort((np.arange(table.num_rows),

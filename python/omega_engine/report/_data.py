@@ -46,6 +46,7 @@ class ReportData:
     price: Series | None = None
     price_label: str = ""
     heatmap: tuple[str, str, str, list[Any], list[Any], np.ndarray, str] | None = None
+    objective: str | None = None
     windows: pa.Table | None = None
     is_equity: pa.Table | None = None
     param_stability: pa.Table | None = None
@@ -216,6 +217,10 @@ def heatmap_data(summary: pa.Table, params: Sequence[str], objective: str
     vary = varying(summary, params)
     if len(vary) < 2:
         return None
+    # The two parameters with the most distinct values span the map (ties: column order); the
+    # others are maximized over.
+    counts = {c: len(pc.unique(summary[c])) for c in vary}
+    vary = sorted(vary, key=lambda c: (-counts[c], vary.index(c)))
     px, py = vary[0], vary[1]
     note = "" if len(vary) == 2 else f"best {objective} over {', '.join(vary[2:])}"
     xs = [_tidy(v) for v in summary[px].to_pylist()]
