@@ -311,7 +311,10 @@ fn run_guarded(index: usize, cfg: &RunConfig, data: &DataSet, opts: &RunManyOpti
                 Some(&opts.cancel),
             )
         }));
-        opts.progress.fetch_add(1, Ordering::Relaxed);
+        // A run the engine stopped for the cancel flag did not finish: no progress.
+        if !matches!(caught, Ok(Err(LoopError::Cancelled))) {
+            opts.progress.fetch_add(1, Ordering::Relaxed);
+        }
         match caught {
             Ok(Ok(out)) => Ok(Kept {
                 metrics: out.metrics,

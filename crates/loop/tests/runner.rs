@@ -635,3 +635,46 @@ fn empty_batch_gives_empty_tables() {
     assert_eq!(r.trades.unwrap().num_rows(), 0);
     assert_eq!(r.equity.unwrap().num_rows(), 0);
 }
+
+#[test]
+fn cancel_reaches_inside_a_long_run() {
+    // Config 0 is short, config 1 long; the flag is set a fifth of the way into config 1, after
+    // the runner's per-config check has passed, so only the engine's in-run poll can stop it.
+    let mut d = DataSet::new();
+    d.add_bars(synthetic_bars("EURUSD", 400_000, M1, 5, T0, 0.0001, 1.10));
+    d.add_bars(synthetic_bars("GBPUSD", 100, M1, 6, T0, 0.0001, 1.25));
+    let p = r#"{"fast": 10, "slow": 30, "sl_pips": 15, "tp_pips": 30}"#;
+    let g = vec![
+        cfg("GBPUSD", "sma_cross", p, ""),
+        cfg("EURUSD", "sma_cross", p, ""),
+    ];
+    let t = std::time::Instant::now();
+    run_one(&g[1], &d, false, false).unwrap();
+    let full = t.elapsed();
+
+    let o = opts(1, Include::Summary);
+    let (c2, p2) = (o.cancel.clone(), o.progress.clone());
+    let watcher = std::thread::spawn(move || {
+        while p2.load(Ordering::Relaxed) < 1 {
+            std::thread::yield_now();
+        }
+        let started = std::time::Instant::now();
+        std::thread::sleep(full / 5);
+        c2.store(true, Ordering::Relaxed);
+        started
+    });
+    let e = run_many(&g, &d, &o).unwrap_err();
+    let ended = std::time::Instant::now();
+    let started = watcher.join().unwrap();
+    assert_eq!(e.code().code, 5002);
+    assert_eq!(
+        o.progress.load(Ordering::Relaxed),
+        1,
+        "config 1 never finished"
+    );
+    let spent = ended - started;
+    assert!(
+        spent < full * 4 / 5,
+        "config 1 ran {spent:?} of a full {full:?}: the in-run cancel poll did not stop it"
+    );
+}
