@@ -273,3 +273,48 @@ def test_optuna_search_is_seeded(bars):
     assert ipc(a.oos_trades) == ipc(b.oos_trades)
     assert all(0 < c <= 10 for c in a.windows["candidates"].to_pylist())
     assert max(a.windows["candidates"].to_pylist()) < len(big)
+
+
+def test_progress_callback_and_partial(bars, grid, result):
+    calls = []
+    res = walk_forward(grid, bars, **dict(WF, progress=lambda d, t: calls.append((d, t)),
+                                          partial=False))
+    n = res.windows.num_rows
+    assert calls == [(i + 1, n) for i in range(n)]
+    assert not any(res.windows["partial"].to_pylist())
+    kept = result.windows["partial"].to_pylist()
+    assert n == len(kept) - (1 if kept[-1] else 0)
+
+
+def test_several_symbols_each_config_on_its_own_bars(bars):
+    gbp = oe.synthetic_bars("GBPUSD", n=6000, timeframe="1h", seed=8)
+    configs = [{"symbol": sym, "strategy": {"name": "sma_cross", "params": {
+        "fast": f, "slow": 48, "sl_pips": 15, "tp_pips": 30}}}
+        for sym in ("EURUSD", "GBPUSD") for f in (4, 16)]
+    res = walk_forward(configs, {"EURUSD": bars, "GBPUSD": gbp}, **WF)
+    ok = res.windows.filter(pc.equal(res.windows["status"], "ok"))
+    chosen_symbol = {row["window_id"]: configs[row["config_index"]]["symbol"]
+                     for row in ok.to_pylist()}
+    assert set(chosen_symbol.values()) <= {"EURUSD", "GBPUSD"}
+    for row in res.oos_trades.select(["window_id", "symbol"]).to_pylist():
+        assert row["symbol"] == chosen_symbol[row["window_id"]]
+
+
+def test_dask_executor_gives_identical_results(bars, grid, result):
+    pytest.importorskip("distributed", reason="dask distributed not installed "
+                                              "(pip install 'omega-engine[dask]')")
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        res = walk_forward(grid, bars, executor=client, **WF)
+    for name in ("windows", "oos_trades", "oos_equity"):
+        assert ipc(getattr(res, name)) == ipc(getattr(result, name)), name
+
+
+def test_an_invalid_config_fails_up_front(bars, grid):
+    bad = {"strategy": {"name": "sma_cross", "params": {"fast": 50, "slow": 10, "sl_pips": 15,
+                                                        "tp_pips": 30}}}
+    with pytest.raises(ValueError, match=r"^\[1003\] INVALID_CONFIG: .*fast"):
+        walk_forward([*grid, bad], bars, **WF)
+    assert set(walk_forward(grid, bars, **WF).windows["failed"].to_pylist()) == {0}

@@ -295,8 +295,9 @@ class WalkForwardResult:
       ``rank``, ``status`` (``ok``, ``no_candidate`` when no config qualified in sample,
       ``account_depleted``), ``train_start``/``train_end``/``test_start``/``test_end`` (open
       times of the first and last bar of each range), ``train_bars``, ``test_bars``, ``partial``,
-      ``candidates`` (configs evaluated in sample), ``qualified`` (passing ``min_trades`` with a
-      finite objective), the chosen ``config_index`` (position in the configs given) and
+      ``candidates`` (configs evaluated in sample), ``failed`` (of those, runs that ended in
+      an error: invalid configs are refused up front), ``qualified`` (passing ``min_trades``
+      with a finite objective), the chosen ``config_index`` (position in the configs given) and
       ``config_id`` (the config's id without window bounds), its parameters, ``objective`` (in
       sample), ``is_*`` and ``oos_*`` metrics, ``is_annualized_pct``, ``oos_annualized_pct`` and
       ``efficiency`` (their ratio);
@@ -649,7 +650,7 @@ def walk_forward(
     for i, b in enumerate(bases):
         if b.get("start") is not None or b.get("end") is not None:
             raise _window_error(f"configs[{i}]: has start/end; walk_forward sets them per window")
-    with translate():
+    with translate():  # an invalid config fails the call up front, as in run_many
         base_ids = [_core.canonical_config(j)[1] for j in jsons]
     if search == "optuna":
         trials = min(len(bases), 100) if n_trials is None else n_trials
@@ -687,6 +688,15 @@ def walk_forward(
             else:
                 _optuna_search(ev, trials, seed + w.window_id)
             summary = ev.summary()
+            failed = summary["error_code"].is_valid() if "error_code" in \
+                summary.column_names else pa.array([False] * summary.num_rows)
+            n_failed = int(pc.sum(failed.cast(pa.int64())).as_py() or 0)
+            if summary.num_rows and n_failed == summary.num_rows:
+                # Nothing ran at all: a config error, not a lack of good candidates.
+                from .errors import error_class
+
+                code = int(summary["error_code"][0].as_py())
+                raise error_class(code)(str(summary["error"][0].as_py()), code=code)
             if keep_in_sample:
                 in_sample.append(_with_column(
                     summary, "window_id", pa.array([w.window_id] * summary.num_rows, pa.int32())))
@@ -700,7 +710,8 @@ def walk_forward(
                 "window_id": w.window_id, "train_start": tr0, "train_end": tr1,
                 "test_start": te0, "test_end": te1, "train_bars": w.train_bars,
                 "test_bars": w.test_bars, "partial": w.partial,
-                "candidates": summary.num_rows, "qualified": int(ok.sum()),
+                "candidates": summary.num_rows, "failed": n_failed,
+                "qualified": int(ok.sum()),
             }
             train_years = timeline.years(w.train_start, w.train_end)
             test_years = timeline.years(w.test_start, w.test_end)
@@ -847,7 +858,7 @@ _WINDOW_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("window_id", pa.int32()), ("rank", pa.int32()), ("status", pa.string()),
     ("train_start", _TS), ("train_end", _TS), ("test_start", _TS), ("test_end", _TS),
     ("train_bars", pa.int64()), ("test_bars", pa.int64()), ("partial", pa.bool_()),
-    ("candidates", pa.int64()), ("qualified", pa.int64()),
+    ("candidates", pa.int64()), ("failed", pa.int64()), ("qualified", pa.int64()),
     ("config_index", pa.int64()), ("config_id", pa.string()),
 ]
 _WINDOW_TAIL: list[tuple[str, pa.DataType]] = [
