@@ -6,6 +6,10 @@ pub mod metrics;
 pub mod results;
 pub mod runner;
 
+pub use metrics::{Metrics, MetricsAccumulator};
+pub use results::{equity_schema, schemas, summary_schema, trades_schema};
+pub use runner::{run_many, run_one, BatchResult, Include, RunManyOptions};
+
 pub mod config;
 pub mod data;
 pub mod error;
