@@ -32,13 +32,17 @@ impl CompensatedSum {
     }
 }
 
-/// Simple moving average over a ring buffer.
+/// Simple moving average over a ring buffer. The running sum is recomputed exactly from the
+/// buffer every 64 periods, which bounds the rounding drift of adding and removing values
+/// (amortized O(1), far cheaper per bar than a compensated sum).
 #[derive(Clone, Debug)]
 pub struct Sma {
     buf: Vec<f64>,
     pos: usize,
     count: usize,
-    sum: CompensatedSum,
+    sum: f64,
+    inv_period: f64,
+    until_exact: usize,
     value: Option<f64>,
 }
 
@@ -50,7 +54,9 @@ impl Sma {
             buf: vec![0.0; period],
             pos: 0,
             count: 0,
-            sum: CompensatedSum::default(),
+            sum: 0.0,
+            inv_period: 1.0 / period as f64,
+            until_exact: 64 * period,
             value: None,
         }
     }
@@ -62,18 +68,25 @@ impl Sma {
     #[inline]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let p = self.buf.len();
+        let slot = &mut self.buf[self.pos];
         if self.count == p {
-            self.sum.add(-self.buf[self.pos]);
+            self.sum += x - *slot;
+            *slot = x;
+            self.until_exact -= 1;
+            if self.until_exact == 0 {
+                self.sum = self.buf.iter().sum();
+                self.until_exact = 64 * p;
+            }
         } else {
+            self.sum += x;
+            *slot = x;
             self.count += 1;
         }
-        self.buf[self.pos] = x;
-        self.sum.add(x);
         self.pos += 1;
         if self.pos == p {
             self.pos = 0;
         }
-        self.value = (self.count == p).then(|| self.sum.value() / p as f64);
+        self.value = if self.count == p { Some(self.sum * self.inv_period) } else { None };
         self.value
     }
 
