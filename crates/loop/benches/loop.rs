@@ -19,6 +19,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use omega_loop::engine::run_config;
+use omega_loop::indicators::Sma;
 use omega_loop::runner::{run_many, RunManyOptions};
 use omega_loop::synthetic::synthetic_bars;
 use omega_loop::{parse_config, DataSet, RunConfig};
@@ -76,6 +77,52 @@ fn bench(c: &mut Criterion) {
     let one = sma(10, 30, 20, 40);
     g.bench_function("sma_cross_sl_tp", |b| {
         b.iter(|| black_box(run_config(black_box(&one), &d, false, false)))
+    });
+    g.finish();
+
+    // Would sharing indicators between configs help? Per config, the sma_cross strategy pays two
+    // incremental SMA updates per bar; a shared precomputation would instead read two
+    // precomputed series. Both are measured here against the whole run above.
+    let closes = d.bars["EURUSD"].bid_close().to_vec();
+    let mut g = c.benchmark_group("indicator_share");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(BARS as u64));
+    g.bench_function("two_sma_updates", |b| {
+        b.iter(|| {
+            let (mut f, mut s) = (Sma::new(10), Sma::new(30));
+            let mut acc = 0.0;
+            for &x in &closes {
+                let a = f.update(x).unwrap_or(0.0);
+                let b = s.update(x).unwrap_or(0.0);
+                acc += black_box(a - b);
+            }
+            acc
+        })
+    });
+    let fast: Vec<f64> = {
+        let mut f = Sma::new(10);
+        closes
+            .iter()
+            .map(|&x| f.update(x).unwrap_or(f64::NAN))
+            .collect()
+    };
+    let slow: Vec<f64> = {
+        let mut s = Sma::new(30);
+        closes
+            .iter()
+            .map(|&x| s.update(x).unwrap_or(f64::NAN))
+            .collect()
+    };
+    g.bench_function("two_precomputed_reads", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for (a, b) in fast.iter().zip(&slow) {
+                acc += black_box(a - b);
+            }
+            acc
+        })
     });
     g.finish();
 
