@@ -251,6 +251,33 @@ pub fn schemas() -> Vec<(&'static str, SchemaRef)> {
     ]
 }
 
+/// `(table, column, documentation)` for every fixed column of the result tables, in column order
+/// (the summary's parameter columns, which depend on the batch, are described by one entry named
+/// `<param>`). The README's column reference is generated from this.
+pub fn column_docs() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out: Vec<(&'static str, &'static str, &'static str)> = Vec::new();
+    out.extend(
+        SUMMARY_KEY_COLUMNS
+            .iter()
+            .map(|c| ("summary", c.name, c.doc)),
+    );
+    out.push((
+        "summary",
+        "<param>",
+        "one nullable f64 column per numeric strategy parameter (union over the batch, order of first appearance)",
+    ));
+    out.extend(Metrics::F64_COLUMNS.iter().map(|c| ("summary", c.0, c.1)));
+    out.extend(Metrics::U64_COLUMNS.iter().map(|c| ("summary", c.0, c.1)));
+    out.extend(
+        SUMMARY_ERROR_COLUMNS
+            .iter()
+            .map(|c| ("summary", c.name, c.doc)),
+    );
+    out.extend(TRADES_COLUMNS.iter().map(|c| ("trades", c.name, c.doc)));
+    out.extend(EQUITY_COLUMNS.iter().map(|c| ("equity", c.name, c.doc)));
+    out
+}
+
 fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     RecordBatch::try_new(schema, columns).map_err(|e| LoopError::Internal {
         message: format!("result batch does not match its schema: {e}"),
@@ -921,6 +948,20 @@ mod tests {
             .chain(SUMMARY_ERROR_COLUMNS)
         {
             assert!(!c.doc.is_empty(), "{} undocumented", c.name);
+        }
+        let docs = column_docs();
+        for (table, schema) in schemas() {
+            if !["summary", "trades", "equity"].contains(&table) {
+                continue;
+            }
+            for f in schema.fields() {
+                assert!(
+                    docs.iter()
+                        .any(|d| d.0 == table && d.1 == f.name() && !d.2.is_empty()),
+                    "{table}.{} undocumented",
+                    f.name()
+                );
+            }
         }
         let names: Vec<_> = schemas().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
