@@ -6,10 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import omega_engine as oe
 import pyarrow as pa
 import pytest
-
-import omega_engine as oe
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 import omega_engine as oe
+import pytest
 from omega_engine import config as cfgmod
 from omega_engine.strategies import SmaCross
 

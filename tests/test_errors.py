@@ -6,9 +6,8 @@ import pickle
 import re
 from pathlib import Path
 
-import pytest
-
 import omega_engine as oe
+import pytest
 from omega_engine import _core, errors
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import omega_engine as oe
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import omega_engine as oe
 from reference_model import Candle, Model, Spec
 
 T0 = 1_704_067_200_000_000  # 2024-01-01 00:00 UTC in µs

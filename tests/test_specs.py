@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import omega_engine as oe
+import pytest
 from omega_engine import SymbolSpec, specs
 
 

@@ -29,7 +29,9 @@ class _ArrowStreamExportable(Protocol):
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 class _ArrowArrayExportable(Protocol):
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
 
 _ArrowTabular = _ArrowStreamExportable | _ArrowArrayExportable
 _OHLC = tuple[float, float, float, float]
