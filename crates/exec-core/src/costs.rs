@@ -6,6 +6,10 @@
 //! [`FeeModel::fee`]. New cost models (tiered, formula, plugins) are new `FeeModel` variants and do
 //! not touch the simulator.
 
+pub mod formula;
+
+pub use formula::{CostInputs, Formula, FormulaError};
+
 use crate::error::{ExecError, Result};
 use crate::fx::{FxPath, FxTable};
 use crate::types::{Direction, TimestampUs, Variant};
