@@ -11,7 +11,8 @@ fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet "maturin>=1.9,<2"
+# setuptools + wheel: the local plugin packages below are built without build isolation.
+python -m pip install --quiet "maturin>=1.9,<2" "setuptools>=64" wheel
 # Dependencies first (from pyproject), then the package itself built by maturin in the ci profile.
 python - "$EXTRAS" <<'PY' > .venv/omega-requirements.txt
 import sys, tomllib
@@ -29,3 +30,17 @@ for plugin in plugins/*/; do
         python -m pip install --quiet --no-deps --no-build-isolation -e "$plugin"
     fi
 done
+# The test suite's own tiny plugin (tests/plugins/): entry-point discovery in the tests.
+case ",$EXTRAS," in
+    *,test,*)
+        for plugin in tests/plugins/*/; do
+            if [ -f "$plugin/pyproject.toml" ]; then
+                # Built from a copy so that no build artefacts land in the source tree.
+                tmp="$(mktemp -d)"
+                cp -r "$plugin" "$tmp/plugin"
+                python -m pip install --quiet --no-deps --no-build-isolation "$tmp/plugin"
+                rm -rf "$tmp"
+            fi
+        done
+        ;;
+esac

@@ -54,6 +54,7 @@ __all__ = [
     "register",
     "unregister",
     "list",
+    "check",
     "manager",
     "load_entry_points",
     "collect_symbol_specs",
@@ -176,6 +177,15 @@ def unregister(plugin: object | str) -> None:
         name = maybe
     pm.unregister(obj, name=name)
     _sources.pop(name, None)
+
+
+def check() -> None:
+    """Fails (PluginError, 4001) when a registered plugin implements a hook that does not exist
+    (e.g. a misspelled ``omega_*`` name), naming it."""
+    try:
+        manager().check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise make_error("PLUGIN_ERROR", str(exc)) from None
 
 
 def _names(pm: pluggy.PluginManager) -> str:
