@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import socket
 import threading
 import uuid
@@ -169,6 +170,38 @@ def _drop_cached(token: str) -> None:
         _CACHE.pop(token, None)
 
 
+# Per worker process: batches the caller gave up on (Ctrl-C). Bounded: a token only matters
+# while that batch's chunks are still running.
+_ABORTED: OrderedDict[str, None] = OrderedDict()
+_ABORTED_SIZE = 256
+
+
+class _BatchAbortedError(Exception):
+    """Raised from the engine's progress poll to stop a chunk whose batch was abandoned."""
+
+
+def _abort_batch(token: str) -> None:
+    """Marks a batch as abandoned in this worker process (called through ``client.run``)."""
+    with _CACHE_LOCK:
+        _ABORTED[token] = None
+        while len(_ABORTED) > _ABORTED_SIZE:
+            _ABORTED.popitem(last=False)
+        _CACHE.pop(token, None)
+
+
+class _AbortProbe:
+    """The engine's progress callback on a worker: polled every ~50 ms on the task's thread,
+    it stops the running chunk (the engine sets its cancel flag) once the batch is abandoned.
+    Dask cannot interrupt a running task itself."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.token in _ABORTED:
+            raise _BatchAbortedError(f"batch {self.token} was cancelled by the caller")
+
+
 def _to_ipc(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -189,6 +222,38 @@ def _shift_config_index(table: pa.Table, start: int) -> pa.Table:
     col = table.column(pos)
     shifted = pc.add(col, pa.scalar(start, type=col.type))
     return table.set_column(pos, table.schema.field(pos), shifted)
+
+
+# Engine messages that name a config by its position in the batch: on a worker that position is
+# relative to the chunk. ``configs[i]`` is how run_many names a config it cannot parse; ``config i``
+# is how a panic caught in one config's run is reported (summary ``error`` column).
+_INDEX_IN_MESSAGE = re.compile(
+    r"^(\[\d{4}\] [A-Z0-9_]+: configs\[)(\d+)(\])|^(\[5005\] FFI_PANIC_CAUGHT: config )(\d+)(:)"
+)
+
+
+def _shift_message(message: str, start: int) -> str:
+    """Rewrites a chunk-relative config position in an engine message to the batch's."""
+    m = _INDEX_IN_MESSAGE.match(message)
+    if m is None or start == 0:
+        return message
+    head, num = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(4), m.group(5))
+    return f"{head}{int(num) + start}{message[len(head) + len(num) :]}"
+
+
+def _shift_summary_errors(summary: pa.Table, start: int) -> pa.Table:
+    """Applies :func:`_shift_message` to the ``error`` column of failed configs."""
+    if start == 0 or "error" not in summary.column_names:
+        return summary
+    pos = summary.schema.get_field_index("error")
+    col = summary.column(pos)
+    if col.null_count == len(col):
+        return summary
+    values = col.to_pylist()
+    shifted = [None if v is None else _shift_message(v, start) for v in values]
+    if shifted == values:
+        return summary
+    return summary.set_column(pos, summary.schema.field(pos), pa.array(shifted, col.type))
 
 
 def _portable_error(exc: BaseException) -> _ChunkError:
@@ -234,8 +299,9 @@ def _run_chunk(
             threads=threads,
             include_trades=include_trades,
             include_equity=include_equity,
-            progress=None,
+            progress=_AbortProbe(payload.token),
         )
+        summary = _shift_summary_errors(summary, chunk.start)
         return _ChunkOk(
             _to_ipc(_shift_config_index(summary, chunk.start)),
             None if trades is None else _to_ipc(_shift_config_index(trades, chunk.start)),
@@ -245,8 +311,10 @@ def _run_chunk(
         from omega_engine import _core, errors
 
         if isinstance(exc, _core.OmegaCoreError):
-            # The same mapping a local run applies, so the caller sees the same class.
-            return _portable_error(errors.from_core(exc))
+            # The same mapping (and message) a local run gives, so the caller sees the same error.
+            mapped = errors.from_core(exc)
+            message = _shift_message(str(mapped), chunk.start)
+            return _portable_error(type(mapped)(message, code=mapped.code))
         return _portable_error(exc)
 
 
@@ -369,6 +437,11 @@ class Executor(ABC):
         """Returns a handle whose data is still available (after workers holding it died)."""
         return handle
 
+    def _abort(self, job: _Job) -> None:
+        """Stops chunks of an abandoned batch that are already running (where cancelling the
+        task does not). Nothing to do where ``_cancel`` interrupts running tasks."""
+        return None
+
     # -- the driver -------------------------------------------------------------------------
 
     def run_core(
@@ -431,6 +504,8 @@ class Executor(ABC):
             while pending:
                 finished = self._wait(list(pending), 0.1)
                 for task in finished:
+                    if task not in pending:
+                        continue  # dropped while handling an earlier failure of this round
                     chunk = pending.pop(task)
                     outcome = self._outcome(task)
                     if isinstance(outcome, _ChunkOk):
@@ -470,6 +545,7 @@ class Executor(ABC):
         except BaseException:
             if pending:
                 self._cancel(list(pending))
+                self._abort(job)
             raise
         finally:
             self._close(handle, job.payload)
@@ -663,6 +739,12 @@ class DaskExecutor(Executor):
     def _cancel(self, tasks: Sequence[Any]) -> None:
         try:
             self.client.cancel(list(tasks))
+        except Exception:  # noqa: BLE001 - best effort while unwinding
+            pass
+
+    def _abort(self, job: _Job) -> None:
+        try:
+            self.client.run(_abort_batch, job.payload.token, on_error="ignore")
         except Exception:  # noqa: BLE001 - best effort while unwinding
             pass
 
