@@ -218,6 +218,7 @@ fn validate_config(c: &SimulatorConfig) -> Result<()> {
     }
     match c.risk {
         RiskMode::Fixed(a) => finite_pos("risk_per_trade".into(), a)?,
+        RiskMode::FixedLots(l) => finite_pos("fixed_lots".into(), l)?,
         RiskMode::Percent(p) => {
             if !(p.is_finite() && p > 0.0 && p <= 100.0) {
                 return Err(ExecError::invalid(
@@ -342,12 +343,17 @@ impl Core {
                 path,
             } => contract_size * path.factor(&self.fx, ts)?,
         };
-        let risk = self.config.risk.amount(self.equity);
-        // Zero, negative or non-finite risk (e.g. equity wiped out) never trades.
-        if !(risk.is_finite() && risk > 0.0) {
-            return Ok(None);
-        }
-        let raw = sizing::raw_lots(risk, (fill - stop_loss).abs(), vpp, st.pip, self.variant());
+        let distance = (fill - stop_loss).abs();
+        let (raw, risk) = match (self.config.risk, self.config.risk.amount(self.equity)) {
+            // Fixed lots: the size is given; the risk is what it loses at the initial SL.
+            (RiskMode::FixedLots(l), _) => (l, None),
+            (_, Some(risk)) if risk.is_finite() && risk > 0.0 => (
+                sizing::raw_lots(risk, distance, vpp, st.pip, self.variant()),
+                Some(risk),
+            ),
+            // Zero, negative or non-finite risk (e.g. equity wiped out) never trades.
+            _ => return Ok(None),
+        };
         let lots = sizing::quantize_lots(
             raw,
             st.vmin,
@@ -356,7 +362,7 @@ impl Core {
             self.variant(),
             self.config.min_lot_policy,
         );
-        Ok(lots.map(|l| (l, vpp, risk)))
+        Ok(lots.map(|l| (l, vpp, risk.unwrap_or(l * distance * vpp))))
     }
 
     #[inline]

@@ -1002,6 +1002,43 @@ fn percent_risk_uses_the_equity_at_the_fill() {
 }
 
 #[test]
+fn fixed_lots_ignore_the_stop_distance_and_record_the_risk_at_the_sl() {
+    for variant in [Variant::V2, Variant::V1Parity] {
+        let mut s = sim_with(SimulatorConfig {
+            variant,
+            risk: RiskMode::FixedLots(0.5),
+            ..SimulatorConfig::default()
+        });
+        // long fills at ASK close 1.1002: SL 20 pips and 80 pips away, the same 0.5 lots
+        s.process_signal(&market(0, Direction::Long, 1.0982, 1.1100), &quote(flat(0)))
+            .unwrap();
+        s.process_signal(&market(0, Direction::Long, 1.0922, 1.1100), &quote(flat(0)))
+            .unwrap();
+        let p = s.active_positions();
+        assert_eq!((p[0].lots, p[1].lots), (0.5, 0.5), "{variant:?}");
+        // risk = lots * distance * value per price = 0.5 * 0.0020 * 100,000 = 100 (80 pips: 400)
+        assert!((p[0].risk_amount - 100.0).abs() < 1e-9, "{}", p[0].risk_amount);
+        assert!((p[1].risk_amount - 400.0).abs() < 1e-9, "{}", p[1].risk_amount);
+    }
+    // quantized like any size: 0.505 lots on a 0.01 step -> 0.5; below the minimum -> rejected
+    let mut s = sim_with(SimulatorConfig {
+        risk: RiskMode::FixedLots(0.505),
+        ..SimulatorConfig::default()
+    });
+    s.process_signal(&market(0, Direction::Long, 1.0982, 1.1100), &quote(flat(0)))
+        .unwrap();
+    assert_eq!(s.active_positions()[0].lots, 0.5);
+    let mut s = sim_with(SimulatorConfig {
+        risk: RiskMode::FixedLots(0.001),
+        ..SimulatorConfig::default()
+    });
+    let o = s
+        .process_signal(&market(0, Direction::Long, 1.0982, 1.1100), &quote(flat(0)))
+        .unwrap();
+    assert_eq!(o, SignalOutcome::Rejected(RejectReason::SizeBelowMin));
+}
+
+#[test]
 fn tick_values_override_contract_size_in_v2_only() {
     let mut spec = eurusd();
     spec.tick_size = Some(0.00001);
@@ -1354,6 +1391,13 @@ fn error_1001_invalid_parameter() {
                 ..SimulatorConfig::default()
             },
             "risk_percent",
+        ),
+        (
+            SimulatorConfig {
+                risk: RiskMode::FixedLots(-1.0),
+                ..SimulatorConfig::default()
+            },
+            "fixed_lots",
         ),
         (
             SimulatorConfig {

@@ -21,6 +21,10 @@ pub enum RiskMode {
     Fixed(f64),
     /// A percentage of equity at the fill (1.0 == 1 %).
     Percent(f64),
+    /// A fixed size in lots whatever the stop distance (quantized like a risk-based size; the
+    /// risk amount recorded on the position is then what that size loses at the initial SL).
+    /// Used where results must match engines that size in units, e.g. the peer benchmarks.
+    FixedLots(f64),
 }
 
 impl Default for RiskMode {
@@ -30,12 +34,14 @@ impl Default for RiskMode {
 }
 
 impl RiskMode {
-    /// The risk amount in the account currency given the equity at the fill.
+    /// The risk amount in the account currency given the equity at the fill (`None` for
+    /// [`RiskMode::FixedLots`], whose risk follows from the size instead).
     #[inline]
-    pub fn amount(self, equity: f64) -> f64 {
+    pub fn amount(self, equity: f64) -> Option<f64> {
         match self {
-            RiskMode::Fixed(a) => a,
-            RiskMode::Percent(p) => equity * p / 100.0,
+            RiskMode::Fixed(a) => Some(a),
+            RiskMode::Percent(p) => Some(equity * p / 100.0),
+            RiskMode::FixedLots(_) => None,
         }
     }
 }
@@ -200,8 +206,9 @@ mod tests {
 
     #[test]
     fn risk_and_raw_size() {
-        assert_eq!(RiskMode::Fixed(50.0).amount(1e9), 50.0);
-        assert_eq!(RiskMode::Percent(1.0).amount(100_000.0), 1_000.0);
+        assert_eq!(RiskMode::Fixed(50.0).amount(1e9), Some(50.0));
+        assert_eq!(RiskMode::Percent(1.0).amount(100_000.0), Some(1_000.0));
+        assert_eq!(RiskMode::FixedLots(0.5).amount(100_000.0), None);
         // 100 USD risk, 20 pips on EURUSD (value 100000 USD per 1.0 move per lot) -> 0.5 lots
         let r2 = raw_lots(100.0, 0.0020, 100_000.0, 0.0001, V2);
         let r1 = raw_lots(100.0, 0.0020, 100_000.0, 0.0001, V1Parity);
