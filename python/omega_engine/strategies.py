@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+# Field names per strategy class (dataclasses.fields() is slow for per-config use in big grids).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Strategy:
     """Base of the strategy configs. Subclasses set ``name`` and declare their parameters."""
@@ -65,11 +69,14 @@ class Strategy:
 
     def params(self) -> dict[str, Any]:
         """The parameters that are set (None values left out), in declaration order."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
+        for name in names:
+            v = getattr(self, name)
             if v is not None:
-                out[f.name] = v
+                out[name] = v
         return out
 
     def to_config(self) -> dict[str, Any]:

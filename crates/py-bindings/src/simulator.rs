@@ -37,7 +37,6 @@ struct Meta {
 
 const NO_META: u32 = u32::MAX;
 
-#[derive(Clone)]
 struct State {
     sim: ExecutionSimulator,
     closed: Vec<ClosedPosition>,
@@ -314,12 +313,27 @@ fn outcome_tuple(o: SignalOutcome) -> (&'static str, Option<u64>, Option<&'stati
 }
 
 impl PySimulator {
-    /// Runs `f` on a copy of the state and keeps the copy only when `f` succeeds.
+    /// Runs `f`; on error restores the state from before the call. The simulator itself is
+    /// snapshotted (its cost grows with the active positions only); the closed records and the
+    /// signal strings are append-only and are cut back to their previous length.
     fn atomic<T>(&mut self, f: impl FnOnce(&mut State) -> PyResult<T>) -> PyResult<T> {
-        let mut work = self.state.clone();
-        let out = f(&mut work)?;
-        self.state = work;
-        Ok(out)
+        let snapshot = self.state.sim.clone();
+        let (closed, meta) = (self.state.closed.len(), self.state.meta.len());
+        f(&mut self.state).inspect_err(|_| {
+            self.state.sim = snapshot;
+            self.state.closed.truncate(closed);
+            self.state.meta.truncate(meta);
+        })
+    }
+
+    /// For calls the simulator itself keeps atomic (a single signal is validated completely
+    /// before anything is stored): only the append-only parts are cut back on error.
+    fn append_only<T>(&mut self, f: impl FnOnce(&mut State) -> PyResult<T>) -> PyResult<T> {
+        let (closed, meta) = (self.state.closed.len(), self.state.meta.len());
+        f(&mut self.state).inspect_err(|_| {
+            self.state.closed.truncate(closed);
+            self.state.meta.truncate(meta);
+        })
     }
 
     fn symbol(&self, name: &str) -> PyResult<SymbolId> {
@@ -374,7 +388,7 @@ impl PySimulator {
             let sym = self.symbol(symbol)?;
             let direction = parse_direction(direction)?;
             let order_type = parse_order_type(order_type)?;
-            self.atomic(|st| {
+            self.append_only(|st| {
                 let meta = st.push_meta(reason, scenario, tags);
                 let s = Signal {
                     ts,
@@ -676,7 +690,7 @@ impl PySimulator {
             let sym = self.symbol(symbol)?;
             let direction = parse_direction(direction)?;
             let order_type = parse_order_type(order_type)?;
-            self.atomic(|st| {
+            self.append_only(|st| {
                 let meta = st.push_meta(reason, scenario, tags);
                 let s = Signal {
                     ts,
