@@ -28,6 +28,21 @@ pub enum ExecError {
     /// One-sided input where the variant needs both sides.
     #[error("[{}] {}: {field}", codes::MISSING_SIDE.code, codes::MISSING_SIDE.name)]
     MissingSide { field: String },
+    /// A cost formula that does not parse: the column (1-based, in characters) and a caret excerpt.
+    #[error("[{}] {}: {field}: {message} at column {column}\n{excerpt}", codes::FORMULA_SYNTAX.code, codes::FORMULA_SYNTAX.name)]
+    FormulaSyntax {
+        field: String,
+        message: String,
+        column: usize,
+        excerpt: String,
+    },
+    /// A cost callback (e.g. a Python callable) failed or returned a non-finite number.
+    #[error("[{}] {}: cost callback {name:?} ({field}): {message}", codes::PLUGIN_ERROR.code, codes::PLUGIN_ERROR.name)]
+    CostCallback {
+        name: String,
+        field: String,
+        message: String,
+    },
 }
 
 impl ExecError {
@@ -40,6 +55,8 @@ impl ExecError {
             ExecError::NonFinitePrice { .. } => codes::NON_FINITE_PRICE,
             ExecError::BidAskMismatch { .. } => codes::BID_ASK_MISMATCH,
             ExecError::MissingSide { .. } => codes::MISSING_SIDE,
+            ExecError::FormulaSyntax { .. } => codes::FORMULA_SYNTAX,
+            ExecError::CostCallback { .. } => codes::PLUGIN_ERROR,
         }
     }
 

@@ -11,6 +11,13 @@
 //! ExecutionSimulator::new(config: SimulatorConfig, specs: Vec<SymbolSpec>) -> Result<Self>
 //!     // validates config and specs (1001 naming the field, 1002 unknown override symbol,
 //!     // 1006 a currency route no configured rate provides)
+//! ExecutionSimulator::with_costs(config, specs, costs: CostModels) -> Result<Self>
+//!     // cost model trees (costs module): fee trees (commission, tiered, formula, callback, sum)
+//!     // and slippage trees (fixed/random, volatility, formula, callback, sum) per symbol with a
+//!     // default, replacing the classic config fields; swaps booked per rollover
+//! sim.set_market_context(symbol, atr: f64, spread: Option<f64>)  // what cost models read
+//! sim.needs_atr() -> bool      // some model reads the ATR: call set_market_context each bar
+//! sim.has_callback() -> bool   // some model is a callback (Python: serializes on the GIL)
 //! sim.config() -> &SimulatorConfig
 //! sim.symbol_id(name: &str) -> Result<SymbolId>            // 1002 for unknown names
 //! sim.spec(id: SymbolId) -> &SymbolSpec                     // sim.specs() -> &[SymbolSpec]
@@ -33,15 +40,16 @@
 //! sim.active_positions() -> &[Position]                     // pending and open, creation order
 //! sim.drain_closed_into(out: &mut Vec<ClosedPosition>)      // no allocation when out has room
 //! sim.stats() -> &SimStats     // rejected[RejectReason::index()], orders_expired,
-//!                              // orders_cancelled, fees_total, signals_processed
-//! sim.balance() -> f64         // initial + realized gross PnL − fees booked so far
+//!                              // orders_cancelled, fees_total, swap_total, signals_processed
+//! sim.balance() -> f64         // initial + realized gross PnL − fees + swaps booked so far
 //! sim.unrealized_pnl(symbol, bid_close, ask_close) -> f64   // v2 mark on the exit side; v1: 0.0
 //! ```
 //!
 //! Building blocks are public too, each in its module: [`signal`] (validation, rejections),
 //! [`trigger`] (pending triggers and fills), [`exit`] (SL/TP rules, reasons), [`sizing`]
 //! (quantization, risk), [`fx`] (rates, as-of series, routes), [`costs`] (slippage, commission
-//! schemas, legacy fee, the [`FeeModel`] enum new cost models extend), [`rng`] (the documented
+//! schemas, legacy fee, tiered/formula/callback fee models, volatility slippage, swaps, the
+//! [`FeeModel`] enum they compile into; formulas in [`costs::formula`]), [`rng`] (the documented
 //! per-event ChaCha8 seeding), [`position`] (lifecycle and accounting).
 //!
 //! No call allocates per signal or per bar once the internal vectors have grown to their
@@ -61,8 +69,10 @@ pub mod trigger;
 pub mod types;
 
 pub use costs::{
-    Commission, CommissionSchema, CommissionSet, FeeContext, FeeLeg, FeeModel, FeeSide, LegacyFee,
-    SlippageModel,
+    CallbackFee, Commission, CommissionSchema, CommissionSet, CostCallback, CostInputs, CostModels,
+    FeeContext, FeeLeg, FeeModel, FeeSide, FeeSpec, FeeTerms, Formula, FormulaError, FormulaFee,
+    LegacyFee, PerSymbol, RateKind, SlippageModel, SlippageSpec, SwapModel, SwapUnit, Tier,
+    TierBasis, Tiered, VolatilitySlippage, VolatilitySource, Weekday,
 };
 pub use error::{ExecError, Result};
 pub use fx::{FxPath, FxRates, FxSeries, FxTable};

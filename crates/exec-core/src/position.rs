@@ -51,6 +51,7 @@ pub fn new_pending(id: u64, s: &Signal, order_price: f64) -> Position {
         value_per_price: 0.0,
         risk_amount: 0.0,
         entry_fee: 0.0,
+        swap: 0.0,
         bars_held: 0,
         bars_pending: 0,
         best_price: order_price,
@@ -84,6 +85,7 @@ pub fn open(p: &mut Position, f: &Fill) {
     p.value_per_price = f.value_per_price;
     p.risk_amount = f.risk_amount;
     p.entry_fee = f.entry_fee;
+    p.swap = 0.0;
     p.bars_held = 0;
     p.best_price = f.price;
 }
@@ -118,9 +120,9 @@ pub fn close(
         reason,
         entry_fee: p.entry_fee,
         exit_fee,
-        swap: 0.0,
+        swap: p.swap,
         gross_pnl: gross,
-        net_pnl: gross - p.entry_fee - exit_fee,
+        net_pnl: gross - p.entry_fee - exit_fee + p.swap,
         r_multiple: r_multiple(p.direction, p.entry_price, exit_price, p.initial_stop_loss),
         in_entry_candle: p.trigger_time == Some(exit_time) && p.placement_time < exit_time,
         ambiguous,

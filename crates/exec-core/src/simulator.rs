@@ -7,7 +7,11 @@
 
 use std::collections::HashMap;
 
-use crate::costs::{self, CommissionSet, FeeContext, FeeLeg, FeeModel, LegacyFee, SlippageModel};
+use crate::costs::swap::US_PER_DAY;
+use crate::costs::{
+    self, CommissionSet, CostInputs, CostModels, FeeContext, FeeLeg, FeeModel, LazyRng, LegacyFee,
+    SlippageModel, SlippageSpec, SwapModel, SwapUnit,
+};
 use crate::error::{ExecError, Result};
 use crate::exit::{self, BarPhase, ExitLevel};
 use crate::fx::{FxPath, FxRates, FxTable};
@@ -103,6 +107,8 @@ pub struct SimStats {
     pub orders_cancelled: u64,
     /// All fees booked (account currency).
     pub fees_total: f64,
+    /// All swaps booked (account currency, signed: positive was credited).
+    pub swap_total: f64,
     /// Signals that passed input validation.
     pub signals_processed: u64,
 }
@@ -124,9 +130,32 @@ enum ValueSource {
     Converted { contract_size: f64, path: FxPath },
 }
 
-/// Per-symbol values precomputed at construction.
+/// A symbol's swap model and its rollover clock.
+#[derive(Clone, Debug)]
+struct SwapState {
+    model: SwapModel,
+    /// Price units of one point (pips, points, price units); unused for money amounts.
+    point: f64,
+    /// Swap currency -> account currency, for money amounts only.
+    money_to_account: Option<FxPath>,
+    /// The next rollover to book; `ROLLOVER_UNSET` until the first event of the symbol.
+    next: TimestampUs,
+}
+
+const ROLLOVER_UNSET: TimestampUs = TimestampUs::MIN;
+
+/// Per-symbol values precomputed at construction (and the symbol's market context and rollover
+/// clock, which `reset` restores).
 #[derive(Clone, Debug)]
 struct SymState {
+    slip: SlippageSpec,
+    /// Entry slippage needs the order's size (sized at the price before slippage first).
+    slip_needs_size: bool,
+    swap: Option<SwapState>,
+    /// The latest ATR from `set_market_context` (0 until set).
+    atr: f64,
+    /// Replaces the spread measured from quotes when set.
+    spread_override: Option<f64>,
     pip: f64,
     buf: f64,
     min_sl_distance: f64,
@@ -143,6 +172,9 @@ struct SymState {
 #[derive(Clone, Debug)]
 struct Core {
     config: SimulatorConfig,
+    costs: CostModels,
+    /// The spread (ask − bid) at the event being processed, set by every entry point.
+    spread: f64,
     specs: Vec<SymbolSpec>,
     syms: Vec<SymState>,
     fx: FxTable,
@@ -290,40 +322,92 @@ impl Core {
         self.config.variant
     }
 
-    /// The signed slippage offset of one fill: `+s*pip` for a buy, `−s*pip` for a sell.
+    /// The signed slippage offset of one fill of `p` at `price` (before slippage): `+s*pip` for a
+    /// buy, `−s*pip` for a sell. `buy` decides the sign (v1 exits use the position's own
+    /// direction); `lots` is what models reading the size see.
     #[inline]
-    fn slip(&self, sym: SymbolId, ts: TimestampUs, side: u64, id: PositionId, buy: bool) -> f64 {
-        let model = &self.config.slippage;
-        let st = &self.syms[sym as usize];
-        let pips = if model.is_random() {
-            let seed = rng::event_seed(
+    #[allow(clippy::too_many_arguments)]
+    fn slip(
+        &self,
+        p: &Position,
+        ts: TimestampUs,
+        side: u64,
+        buy: bool,
+        price: f64,
+        lots: f64,
+    ) -> Result<f64> {
+        let st = &self.syms[p.symbol as usize];
+        let seed = || {
+            rng::event_seed(
                 self.config.base_seed,
                 self.config.run_key,
                 st.name_hash,
                 ts,
                 side,
-                id,
-            );
-            model.pips(rng::event_uniform(seed))
-        } else {
-            model.fixed_pips
+                p.id,
+            )
+        };
+        let pips = match st.slip.as_fixed() {
+            // The classic model: no inputs to build.
+            Some(model) => {
+                if model.is_random() {
+                    model.pips(rng::event_uniform(seed()))
+                } else {
+                    model.fixed_pips
+                }
+            }
+            None => {
+                let is_entry = side == SIDE_ENTRY;
+                let order_buys = is_entry == (p.direction == Direction::Long);
+                let mut inputs = CostInputs {
+                    lots,
+                    price,
+                    notional: lots * st.contract_size * price,
+                    contract_size: st.contract_size,
+                    pip: st.pip,
+                    side: if order_buys { 1.0 } else { -1.0 },
+                    direction: p.direction.sign(),
+                    is_entry: if is_entry { 1.0 } else { 0.0 },
+                    atr: st.atr,
+                    spread: self.spread,
+                    ..CostInputs::default()
+                }
+                .with_time(ts);
+                st.slip.pips(&mut inputs, &mut LazyRng::new(seed()))?
+            }
         };
         let off = pips * st.pip;
-        if buy {
-            off
+        Ok(if buy { off } else { -off })
+    }
+
+    /// Entry slippage of `p` filling at `price` (before slippage).
+    #[inline]
+    fn entry_slip(&self, p: &Position, ts: TimestampUs, price: f64) -> Result<f64> {
+        let st = &self.syms[p.symbol as usize];
+        let lots = if st.slip_needs_size {
+            self.size(p.symbol, price, p.stop_loss, ts)?
+                .map_or(0.0, |(l, _, _)| l)
         } else {
-            -off
-        }
+            0.0
+        };
+        self.slip(
+            p,
+            ts,
+            SIDE_ENTRY,
+            p.direction == Direction::Long,
+            price,
+            lots,
+        )
     }
 
     /// Exit slippage: adverse in v2 (a long exit sells); v1 uses the position's own direction.
     #[inline]
-    fn exit_slip(&self, p: &Position, ts: TimestampUs) -> f64 {
+    fn exit_slip(&self, p: &Position, ts: TimestampUs, price: f64) -> Result<f64> {
         let buy = match self.variant() {
             Variant::V2 => p.direction == Direction::Short,
             Variant::V1Parity => p.direction == Direction::Long,
         };
-        self.slip(p.symbol, ts, SIDE_EXIT, p.id, buy)
+        self.slip(p, ts, SIDE_EXIT, buy, price, p.lots)
     }
 
     /// Size for a fill: `(lots, value_per_price, risk_amount)`, or `None` (size_below_min).
@@ -386,6 +470,8 @@ impl Core {
             pip_size: st.pip,
             variant: self.variant(),
             fx: &self.fx,
+            atr: st.atr,
+            spread: self.spread,
         })
     }
 
@@ -408,14 +494,7 @@ impl Core {
         geometry: Option<f64>,
     ) -> Result<Option<RejectReason>> {
         let fill = if slippage {
-            price
-                + self.slip(
-                    p.symbol,
-                    time,
-                    SIDE_ENTRY,
-                    p.id,
-                    p.direction == Direction::Long,
-                )
+            price + self.entry_slip(p, time, price)?
         } else {
             price
         };
@@ -470,7 +549,7 @@ impl Core {
         charge: bool,
     ) -> Result<()> {
         let (exit_price, fee) = if charge {
-            let px = price + self.exit_slip(p, time);
+            let px = price + self.exit_slip(p, time, price)?;
             (
                 px,
                 self.fee(p.symbol, FeeLeg::Exit, p.direction, p.lots, px, time)?,
@@ -479,6 +558,7 @@ impl Core {
             (price, 0.0)
         };
         let rec = position::close(self.variant(), p, time, exit_price, reason, fee, ambiguous);
+        // Swaps were booked into the balance at each rollover already.
         self.balance += rec.gross_pnl - fee;
         self.stats.fees_total += fee;
         self.closed.push(rec);
@@ -500,7 +580,19 @@ impl ExecutionSimulator {
     /// Validates the config and the symbol specs (1001 naming the field; 1006 for a currency route
     /// that no configured rate provides) and precomputes per-symbol values.
     pub fn new(config: SimulatorConfig, specs: Vec<SymbolSpec>) -> Result<Self> {
+        Self::with_costs(config, specs, CostModels::default())
+    }
+
+    /// As [`Self::new`], with cost model trees (fee trees replace `config.commission`/`legacy_fee`,
+    /// slippage trees replace `config.slippage`, swaps add overnight financing). Per-symbol entries
+    /// must name known symbols (1002).
+    pub fn with_costs(
+        config: SimulatorConfig,
+        specs: Vec<SymbolSpec>,
+        costs: CostModels,
+    ) -> Result<Self> {
         validate_config(&config)?;
+        costs.validate()?;
         if specs.len() > usize::from(SymbolId::MAX) + 1 {
             return Err(ExecError::invalid(
                 "symbol_specs",
@@ -540,16 +632,58 @@ impl ExecutionSimulator {
                     }
                 }
             };
-            let fee = FeeModel::compile(
-                config.commission.as_ref(),
-                config.legacy_fee.as_ref(),
-                config.variant,
-                &s.symbol,
-                &s.quote_currency,
-                &config.account_currency,
-                &fx,
-            )?;
+            let fee = match &costs.fees {
+                Some(tree) => match tree.for_symbol(&s.symbol) {
+                    Some(spec) => FeeModel::compile_spec(
+                        spec,
+                        &s.symbol,
+                        &s.quote_currency,
+                        &config.account_currency,
+                        &fx,
+                        "costs.fees",
+                    )?,
+                    None => FeeModel::None,
+                },
+                None => FeeModel::compile(
+                    config.commission.as_ref(),
+                    config.legacy_fee.as_ref(),
+                    config.variant,
+                    &s.symbol,
+                    &s.quote_currency,
+                    &config.account_currency,
+                    &fx,
+                )?,
+            };
+            let slip = match &costs.slippage {
+                Some(tree) => tree.for_symbol(&s.symbol).cloned().unwrap_or_default(),
+                None => SlippageSpec::Fixed(config.slippage),
+            };
+            let swap = match costs.swap.as_ref().and_then(|t| t.for_symbol(&s.symbol)) {
+                Some(m) => Some(SwapState {
+                    point: match m.unit {
+                        SwapUnit::Pips => s.pip_size,
+                        SwapUnit::Points => s.pip_size / 10.0,
+                        SwapUnit::Price | SwapUnit::Money => 1.0,
+                    },
+                    money_to_account: match m.unit {
+                        SwapUnit::Money => Some(fx.path(
+                            m.currency.as_deref().unwrap_or(&config.account_currency),
+                            &config.account_currency,
+                            &format!("costs.swap[{}].currency", s.symbol),
+                        )?),
+                        _ => None,
+                    },
+                    model: m.clone(),
+                    next: ROLLOVER_UNSET,
+                }),
+                None => None,
+            };
             syms.push(SymState {
+                slip_needs_size: slip.needs_size(),
+                slip,
+                swap,
+                atr: 0.0,
+                spread_override: None,
                 pip: s.pip_size,
                 buf: s.pip_size * config.pip_buffer_factor,
                 min_sl_distance: s
@@ -574,12 +708,21 @@ impl ExecutionSimulator {
                 }
             }
         }
+        for sym in costs.named_symbols() {
+            if !index.contains_key(sym) {
+                return Err(ExecError::UnknownSymbol {
+                    symbol: format!("{sym} (costs per_symbol)"),
+                });
+            }
+        }
         let balance = config.initial_balance;
         Ok(ExecutionSimulator {
             positions: Vec::new(),
             index,
             core: Core {
                 config,
+                costs,
+                spread: 0.0,
                 specs,
                 syms,
                 fx,
@@ -640,6 +783,105 @@ impl ExecutionSimulator {
         c.balance = c.config.initial_balance;
         c.equity = c.config.initial_balance;
         c.next_id = 0;
+        c.spread = 0.0;
+        for st in &mut c.syms {
+            st.atr = 0.0;
+            st.spread_override = None;
+            if let Some(sw) = &mut st.swap {
+                sw.next = ROLLOVER_UNSET;
+            }
+        }
+    }
+
+    /// The cost model trees given to [`Self::with_costs`].
+    pub fn cost_models(&self) -> &CostModels {
+        &self.core.costs
+    }
+
+    /// Whether some cost model reads the ATR (the caller should then call
+    /// [`Self::set_market_context`] every bar).
+    pub fn needs_atr(&self) -> bool {
+        self.core.costs.needs_atr()
+    }
+
+    /// Whether some symbol's fee or slippage model is a callback (e.g. a Python callable: runs
+    /// using it serialize on the GIL).
+    pub fn has_callback(&self) -> bool {
+        self.core
+            .syms
+            .iter()
+            .any(|s| s.fee.has_callback() || slip_has_callback(&s.slip))
+    }
+
+    /// Market data that cost models read for `symbol`: `atr` (price units; non-finite counts as
+    /// 0, i.e. unknown) for `VolatilitySlippage(atr)` and formulas using `atr`, used by every
+    /// later fill until changed; `spread` (price units), when given, replaces the spread the
+    /// simulator measures from quotes (candle mode: the bar's open spread for fills inside
+    /// `evaluate_bar`, the close spread for signal-bar fills and `close_position`; tick mode:
+    /// the tick's). Unknown symbols are ignored.
+    pub fn set_market_context(&mut self, symbol: SymbolId, atr: f64, spread: Option<f64>) {
+        if let Some(st) = self.core.syms.get_mut(symbol as usize) {
+            st.atr = if atr.is_finite() { atr } else { 0.0 };
+            st.spread_override = spread.filter(|s| s.is_finite());
+        }
+    }
+
+    /// Sets the spread of the event being processed (an override wins over the quotes).
+    #[inline]
+    fn set_spread(&mut self, symbol: SymbolId, measured: f64) {
+        let st = &self.core.syms[symbol as usize];
+        self.core.spread = match st.spread_override {
+            Some(s) => s,
+            None if measured.is_finite() => measured,
+            None => 0.0,
+        };
+    }
+
+    /// Books the swaps of every rollover `R <= ts` not booked yet for `symbol`'s open positions
+    /// with `entry_time < R` (see [`crate::costs::swap`]). Once per rollover, not per bar.
+    fn roll_swaps(&mut self, symbol: SymbolId, ts: TimestampUs) -> Result<()> {
+        let Core {
+            syms,
+            fx,
+            balance,
+            stats,
+            ..
+        } = &mut self.core;
+        let Some(sw) = syms[symbol as usize].swap.as_mut() else {
+            return Ok(());
+        };
+        if sw.next == ROLLOVER_UNSET {
+            sw.next = sw.model.rollover_at_or_after(ts);
+        }
+        while sw.next <= ts {
+            let r = sw.next;
+            sw.next += US_PER_DAY;
+            let weight = sw.model.weight(r);
+            if weight == 0 {
+                continue;
+            }
+            let money = match &sw.money_to_account {
+                Some(path) => path.factor(fx, r)?,
+                None => 0.0,
+            };
+            for p in self.positions.iter_mut().filter(|p| {
+                p.symbol == symbol && p.status == PositionStatus::Open && p.entry_time < r
+            }) {
+                let points = match p.direction {
+                    Direction::Long => sw.model.long_points,
+                    Direction::Short => sw.model.short_points,
+                };
+                let per_lot = match sw.model.unit {
+                    SwapUnit::Money => points * money,
+                    _ => points * sw.point * p.value_per_price,
+                };
+                let amount = f64::from(weight) * per_lot * p.lots;
+                p.swap += amount;
+                *balance += amount;
+                stats.swap_total += amount;
+            }
+        }
+        Ok(())
     }
 
     fn check_symbol(&self, symbol: SymbolId) -> Result<()> {
@@ -694,6 +936,8 @@ impl ExecutionSimulator {
                 }
             }
         };
+        self.roll_swaps(s.symbol, s.ts)?;
+        self.set_spread(s.symbol, bar.ask.map_or(0.0, |a| a.close - bar.bid.close));
         let immediate = s.order_type == OrderType::Market
             && self.core.config.market_fill == MarketFill::SignalClose;
         self.place_or_fill(s, reference, immediate, Some(s.ts))
@@ -720,6 +964,8 @@ impl ExecutionSimulator {
             Variant::V2 => Some(s.ts),
             Variant::V1Parity => None,
         };
+        self.roll_swaps(s.symbol, s.ts)?;
+        self.set_spread(s.symbol, tick.ask - tick.bid);
         self.place_or_fill(s, reference, s.order_type == OrderType::Market, trigger)
     }
 
@@ -799,6 +1045,8 @@ impl ExecutionSimulator {
                 })
             }
         };
+        self.roll_swaps(symbol, bid.ts)?;
+        self.set_spread(symbol, ask.open - bid.open);
         self.apply_queued_stop_updates();
         let ts = bid.ts;
         let core = &mut self.core;
@@ -951,6 +1199,8 @@ impl ExecutionSimulator {
     pub fn evaluate_tick(&mut self, symbol: SymbolId, tick: &Tick) -> Result<()> {
         self.check_symbol(symbol)?;
         check_tick(tick)?;
+        self.roll_swaps(symbol, tick.ts)?;
+        self.set_spread(symbol, tick.ask - tick.bid);
         self.apply_queued_stop_updates();
         let ts = tick.ts;
         let core = &mut self.core;
@@ -1110,6 +1360,10 @@ impl ExecutionSimulator {
             });
         }
         let charge = !(self.core.variant() == Variant::V1Parity && reason == ExitReason::Timeout);
+        let symbol = p.symbol;
+        self.roll_swaps(symbol, ts)?;
+        self.set_spread(symbol, ask_close - bid_close);
+        let p = &self.positions[i];
         self.core.finish(p, ts, price, reason, false, charge)?;
         self.positions.remove(i);
         Ok(())
@@ -1164,7 +1418,7 @@ impl ExecutionSimulator {
         &self.core.stats
     }
 
-    /// Initial balance + realized gross PnL − fees booked so far (v1: gross = R * risk).
+    /// Initial balance + realized gross PnL − fees + swaps booked so far (v1: gross = R * risk).
     pub fn balance(&self) -> f64 {
         self.core.balance
     }
@@ -1187,6 +1441,14 @@ impl ExecutionSimulator {
                 (mark - p.entry_price) * p.direction.sign() * p.lots * p.value_per_price
             })
             .sum()
+    }
+}
+
+fn slip_has_callback(s: &SlippageSpec) -> bool {
+    match s {
+        SlippageSpec::Callback(_) => true,
+        SlippageSpec::Sum(p) => p.iter().any(slip_has_callback),
+        _ => false,
     }
 }
 

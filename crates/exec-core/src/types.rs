@@ -239,6 +239,8 @@ pub struct Position {
     pub risk_amount: f64,
     /// Commission booked at entry (account currency).
     pub entry_fee: f64,
+    /// Swaps booked so far (account currency, signed: positive was credited).
+    pub swap: f64,
     /// Number of bars evaluated since the fill (for max_holding_bars).
     pub bars_held: u32,
     /// Bars since placement while pending (for pending_ttl_bars).
@@ -270,7 +272,8 @@ pub struct ClosedPosition {
     pub reason: ExitReason,
     pub entry_fee: f64,
     pub exit_fee: f64,
-    /// Overnight financing booked while the position was held (0 unless a swap model is set).
+    /// Overnight financing booked while the position was held (0 unless a swap model is set;
+    /// signed: positive was credited). `net_pnl = gross_pnl − entry_fee − exit_fee + swap`.
     pub swap: f64,
     pub gross_pnl: f64,
     pub net_pnl: f64,

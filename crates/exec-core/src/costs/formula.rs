@@ -155,6 +155,18 @@ impl FormulaError {
     }
 }
 
+impl FormulaError {
+    /// The coded error (1008 FORMULA_SYNTAX) for the config field that held the formula.
+    pub fn into_exec(self, field: impl Into<String>) -> crate::error::ExecError {
+        crate::error::ExecError::FormulaSyntax {
+            field: field.into(),
+            excerpt: self.excerpt(),
+            message: self.message,
+            column: self.column,
+        }
+    }
+}
+
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
