@@ -18,6 +18,7 @@ __all__ = [
     "OmegaCoreError",
     "Ticks",
     "canonical_config",
+    "column_docs",
     "error_codes",
     "run_many",
     "schemas",
@@ -46,7 +47,11 @@ def error_codes() -> list[tuple[int, str, str]]:
     """The error-code table (code, NAME, description), ascending: the single source of codes."""
 
 def schemas() -> dict[str, pa.Schema]:
-    """Every Arrow schema that crosses the boundary, by name (bars, ticks, signals, trades, ...)."""
+    """Every Arrow schema that crosses the boundary, by name (bars, ticks, signals, summary,
+    trades, equity, simulator_outcomes, simulator_positions, simulator_closed)."""
+
+def column_docs() -> list[tuple[str, str, str]]:
+    """(table, column, documentation) for every fixed column of the result tables."""
 
 @final
 class Bars:

@@ -210,6 +210,9 @@ pub fn schemas(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         for (name, schema) in omega_loop::results::schemas() {
             d.set_item(name, to_pyarrow_schema(py, &schema)?)?;
         }
+        for (name, schema) in crate::simulator::schemas() {
+            d.set_item(name, to_pyarrow_schema(py, &schema)?)?;
+        }
         Ok(d)
     })
 }
@@ -221,4 +224,10 @@ pub fn canonical_config(config_json: &str) -> PyResult<(String, String)> {
         let cfg = omega_loop::parse_config(config_json).map_err(to_py)?;
         Ok((cfg.canonical_json(), cfg.config_id_hex()))
     })
+}
+
+/// `(table, column, documentation)` for every fixed column of the result tables.
+#[pyfunction]
+pub fn column_docs() -> Vec<(&'static str, &'static str, &'static str)> {
+    omega_loop::results::column_docs()
 }

@@ -135,6 +135,15 @@ pub fn closed_schema() -> SchemaRef {
     .clone()
 }
 
+/// The simulator's result schemas, for the schema registry (`_core.schemas()`).
+pub fn schemas() -> Vec<(&'static str, SchemaRef)> {
+    vec![
+        ("simulator_outcomes", outcomes_schema()),
+        ("simulator_positions", positions_schema()),
+        ("simulator_closed", closed_schema()),
+    ]
+}
+
 fn bad_option(detail: impl std::fmt::Display) -> PyErr {
     coded(codes::INVALID_PARAMETER, detail)
 }
