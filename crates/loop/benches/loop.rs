@@ -11,13 +11,12 @@
 //! by default (ns per bar-config does not depend on the grid size once every thread has several
 //! configs); `OMEGA_BENCH_GRID=1000` runs the full 1,000-config grid (about 10× longer).
 //! `OMEGA_BENCH_THREADS` adds a comma-separated list of thread counts (e.g. "4,8,16").
+//! `OMEGA_BENCH_CPU=1` adds a wall/CPU-time report of one batch on 1 and 2 threads.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use omega_loop::engine::run_config;
 use omega_loop::indicators::Sma;
 use omega_loop::runner::{run_many, RunManyOptions};
@@ -154,5 +153,50 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// User+system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 Hz ticks).
+fn process_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// `OMEGA_BENCH_CPU=1`: one timed batch per thread count with wall and process CPU time. On a
+/// shared machine the wall-clock speed-up is capped by the cores other processes leave free; the
+/// CPU time shows whether the work itself grows with the thread count (it should not).
+fn cpu_report() {
+    if std::env::var("OMEGA_BENCH_CPU").ok().as_deref() != Some("1") {
+        return;
+    }
+    let d = data();
+    let n = env_usize("OMEGA_BENCH_GRID").unwrap_or(100);
+    let cfgs = grid(n);
+    for t in [1, 2] {
+        let opts = RunManyOptions::default().with_threads(t);
+        let (c0, w0) = (process_cpu_secs(), std::time::Instant::now());
+        let r = run_many(&cfgs, &d, &opts);
+        let wall = w0.elapsed().as_secs_f64();
+        let cpu = process_cpu_secs()
+            .zip(c0)
+            .map(|(a, b)| a - b)
+            .unwrap_or(f64::NAN);
+        assert!(r.is_ok());
+        println!(
+            "cpu_report threads={t}: wall {wall:.3} s, cpu {cpu:.2} s, cpu/wall {:.2}, \
+             {:.2} ns per bar-config (wall), {:.2} ns per bar-config (cpu)",
+            cpu / wall,
+            wall * 1e9 / (BARS * n) as f64,
+            cpu * 1e9 / (BARS * n) as f64
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    cpu_report();
+    Criterion::default().configure_from_args().final_summary();
+}
