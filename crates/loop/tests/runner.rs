@@ -678,3 +678,20 @@ fn cancel_reaches_inside_a_long_run() {
         "config 1 ran {spent:?} of a full {full:?}: the in-run cancel poll did not stop it"
     );
 }
+
+#[test]
+fn run_one_keeps_only_what_is_asked_for() {
+    let d = data(3_000);
+    let c = &grid()[0];
+    let s = run_one(c, &d, false, false).unwrap();
+    assert!(s.trades.is_none() && s.equity.is_none() && s.errors.is_empty());
+    let t = run_one(c, &d, true, false).unwrap();
+    assert!(t.trades.as_ref().unwrap().num_rows() > 0 && t.equity.is_none());
+    let a = run_one(c, &d, true, true).unwrap();
+    assert_eq!(a.equity.as_ref().unwrap().num_rows(), 3_000);
+    assert_eq!(ipc(&s.summary), ipc(&a.summary));
+    assert_eq!(
+        ipc(t.trades.as_ref().unwrap()),
+        ipc(a.trades.as_ref().unwrap())
+    );
+}
