@@ -428,6 +428,23 @@ impl Bars {
         self.volume.as_deref()
     }
 
+    /// Plain slices of all columns, for hot loops: dereferencing an Arrow buffer costs a few
+    /// instructions per access, a slice costs none.
+    #[inline]
+    pub fn view(&self) -> BarView<'_> {
+        BarView {
+            ts: &self.ts,
+            bid_open: &self.bid[0],
+            bid_high: &self.bid[1],
+            bid_low: &self.bid[2],
+            bid_close: &self.bid[3],
+            ask_open: &self.ask[0],
+            ask_high: &self.ask[1],
+            ask_low: &self.ask[2],
+            ask_close: &self.ask[3],
+        }
+    }
+
     /// The underlying buffers (cheap clones: reference counted).
     pub fn ts_buffer(&self) -> &ScalarBuffer<i64> {
         &self.ts
@@ -511,6 +528,56 @@ impl Bars {
         // The columns match the schema by construction (types, lengths, nullability).
         RecordBatch::try_new(bars_schema(), columns)
             .unwrap_or_else(|e| unreachable!("bars_schema mismatch: {e}"))
+    }
+}
+
+/// Borrowed column slices of [`Bars`] (see [`Bars::view`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BarView<'a> {
+    pub ts: &'a [i64],
+    pub bid_open: &'a [f64],
+    pub bid_high: &'a [f64],
+    pub bid_low: &'a [f64],
+    pub bid_close: &'a [f64],
+    pub ask_open: &'a [f64],
+    pub ask_high: &'a [f64],
+    pub ask_low: &'a [f64],
+    pub ask_close: &'a [f64],
+}
+
+impl BarView<'_> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// The bid candle of row `i` (panics when out of range).
+    #[inline(always)]
+    pub fn bid_candle(&self, i: usize) -> Candle {
+        Candle {
+            ts: self.ts[i],
+            open: self.bid_open[i],
+            high: self.bid_high[i],
+            low: self.bid_low[i],
+            close: self.bid_close[i],
+        }
+    }
+
+    /// The ask candle of row `i`.
+    #[inline(always)]
+    pub fn ask_candle(&self, i: usize) -> Candle {
+        Candle {
+            ts: self.ts[i],
+            open: self.ask_open[i],
+            high: self.ask_high[i],
+            low: self.ask_low[i],
+            close: self.ask_close[i],
+        }
     }
 }
 

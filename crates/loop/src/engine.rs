@@ -39,7 +39,7 @@ use omega_exec_core::{
 };
 
 use crate::config::{DirectionFilter, RunConfig, StrategyParams};
-use crate::data::{Bars, DataSet, Ticks};
+use crate::data::{BarView, Bars, DataSet, Ticks};
 use crate::error::{LoopError, Result};
 use crate::indicators::Atr;
 use crate::metrics::{Metrics, MetricsAccumulator, RunTotals};
@@ -203,6 +203,8 @@ struct Engine {
     variant: Variant,
     pip: f64,
     // trade management
+    /// Any trade-management rule configured (else step 3 is skipped).
+    tm_enabled: bool,
     max_holding: Option<u32>,
     break_even: Option<(f64, f64)>,
     trailing_pips: Option<f64>,
@@ -276,6 +278,9 @@ impl Engine {
             sym,
             variant: cfg.variant(),
             pip: cfg.symbol_spec.pip_size,
+            tm_enabled: tm.max_holding_bars.is_some()
+                || tm.break_even.is_some()
+                || tm.trailing.is_some(),
             max_holding: tm.max_holding_bars,
             break_even: tm
                 .break_even
@@ -512,7 +517,7 @@ impl Engine {
     }
 
     /// Step 5: the equity point of bar `bar` (and its metrics).
-    #[inline]
+    #[inline(always)]
     fn equity_point(&mut self, ts: i64, bid: f64, ask: f64, in_position: bool) {
         let balance = self.sim.balance();
         // v1 equity is the realized balance; with nothing open there is nothing to mark.
@@ -532,7 +537,7 @@ impl Engine {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn has_open(&self) -> bool {
         self.sim
             .active_positions()
@@ -603,22 +608,23 @@ fn run_bars(
     let last = stop - 1;
     // Only the Donchian strategy looks at the simulator's state.
     let needs_ctx = matches!(strategy, Strategy::DonchianBreakout(_));
+    let view = bars.view();
 
     // Warm-up: indicators only.
     for i in 0..first {
         if let Some(a) = &mut tm_atr {
-            a.update(bars.bid_high()[i], bars.bid_low()[i], bars.bid_close()[i]);
+            a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]);
         }
         eng.signals.clear();
-        strategy.on_bar(bars, i, &StrategyContext::default(), &mut eng.signals);
+        strategy.on_bar(&view, i, &StrategyContext::default(), &mut eng.signals);
     }
     eng.signals.clear();
 
     for i in first..stop {
         check_cancel(cancel, i - first)?;
         let bar = (i - first) as u64;
-        let bid = bars.bid_candle(i);
-        let ask = bars.ask_candle(i);
+        let bid = view.bid_candle(i);
+        let ask = view.ask_candle(i);
         let atr = match &mut tm_atr {
             Some(a) => a.update(bid.high, bid.low, bid.close),
             None => None,
@@ -628,11 +634,11 @@ fn run_bars(
             eng.sim.set_equity(eng.last_equity);
         }
         if v1 {
-            eng.signal_step(&mut strategy, bars, i, bar, &bid, &ask, needs_ctx)?;
+            eng.signal_step(&mut strategy, &view, i, bar, &bid, &ask, needs_ctx)?;
             eng.step_positions(bar, &bid, &ask, atr)?;
         } else {
             eng.step_positions(bar, &bid, &ask, atr)?;
-            eng.signal_step(&mut strategy, bars, i, bar, &bid, &ask, needs_ctx)?;
+            eng.signal_step(&mut strategy, &view, i, bar, &bid, &ask, needs_ctx)?;
         }
         let in_position = eng.has_open();
         if i == last {
@@ -655,12 +661,19 @@ impl Engine {
         ask: &Candle,
         atr: Option<f64>,
     ) -> Result<()> {
-        if self.sim.active_positions().is_empty() {
+        let before = self.sim.active_positions().len();
+        if before == 0 {
             return Ok(());
         }
         self.sim.evaluate_bar(self.sym, bid, Some(ask))?;
-        self.trade_management(bid.ts, bid.close, ask.close, atr)?;
-        self.drain(bar);
+        if self.tm_enabled {
+            self.trade_management(bid.ts, bid.close, ask.close, atr)?;
+        }
+        // Every close removes a position from the active list, so an unchanged count means
+        // there is nothing to drain (a shrink can also be an expiry: draining then is harmless).
+        if self.sim.active_positions().len() < before {
+            self.drain(bar);
+        }
         Ok(())
     }
 
@@ -670,7 +683,7 @@ impl Engine {
     fn signal_step(
         &mut self,
         strategy: &mut Strategy,
-        bars: &Bars,
+        bars: &BarView<'_>,
         i: usize,
         bar: u64,
         bid: &Candle,
@@ -1551,9 +1564,57 @@ mod perf {
             r#"{"symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001},
                 "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50, "sl_pips": 20, "tp_pips": 40}}}"#,
             r#"{"symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001},
+                "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 50, "sl_pips": 20, "tp_pips": 40}},
+                "limits": {"session_hours": [3, 4]}}"#,
+            r#"{"symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001},
                 "strategy": {"name": "rsi_reversion", "params": {"period": 14, "lower": 30, "upper": 70, "sl_atr": 2, "tp_atr": 2}},
                 "trade_management": {"max_holding_bars": 100, "break_even": {"trigger_pips": 10}, "trailing": {"distance_pips": 15}}}"#,
         ];
+        {
+            // Breakdown: the strategy alone, the metrics alone.
+            let c = parse_config(cfgs[0]).unwrap();
+            let bars = d.bars.get("EURUSD").unwrap().clone();
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let mut st = Strategy::from_config(&c, &d, bars.ts()).unwrap();
+                let mut out = Vec::with_capacity(8);
+                let t = std::time::Instant::now();
+                let mut n = 0usize;
+                let v = bars.view();
+                for i in 0..bars.len() {
+                    out.clear();
+                    st.on_bar(&v, i, &StrategyContext::default(), &mut out);
+                    n += out.len();
+                }
+                std::hint::black_box(n);
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            eprintln!("strategy alone: {:.2} ns/bar", best * 1e9 / 1e6);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let mut m = MetricsAccumulator::new(1e5);
+                let t = std::time::Instant::now();
+                for i in 0..bars.len() {
+                    m.on_bar(bars.ts()[i], 1e5 + bars.bid_close()[i], i % 3 == 0);
+                }
+                std::hint::black_box(m.bars());
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            eprintln!("metrics alone: {:.2} ns/bar", best * 1e9 / 1e6);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let mut acc = 0.0;
+                for i in 0..bars.len() {
+                    let b = bars.bid_candle(i);
+                    let a = bars.ask_candle(i);
+                    acc += b.close + a.close + b.high + a.low;
+                }
+                std::hint::black_box(acc);
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            eprintln!("candles alone: {:.2} ns/bar", best * 1e9 / 1e6);
+        }
         let small = DataSet::from_bars(crate::synthetic::synthetic_bars(
             "EURUSD",
             100_000,
@@ -1563,7 +1624,13 @@ mod perf {
             0.0001,
             1.1,
         ));
-        for json in cfgs {
+        let only: Option<usize> = std::env::var("OMEGA_PERF_ONLY")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        for (k, json) in cfgs.iter().enumerate() {
+            if only.is_some_and(|o| o != k) {
+                continue;
+            }
             let c = parse_config(json).unwrap();
             let mut best_small = f64::MAX;
             for _ in 0..20 {

@@ -65,7 +65,7 @@ impl Sma {
         self.buf.len()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let p = self.buf.len();
         let slot = &mut self.buf[self.pos];

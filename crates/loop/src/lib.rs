@@ -23,3 +23,10 @@ pub mod engine;
 pub mod indicators;
 pub mod strategies;
 pub mod synthetic;
+
+pub use data::BarView;
+pub use engine::{run_config, run_config_recording, EquitySeries, RunOutput, RunStats};
+pub use signals::SignalRow;
+pub use strategies::{Strategy, StrategySignal};
+pub use synthetic::{synthetic_bars, try_synthetic_bars};
+pub mod costs;

@@ -8,7 +8,7 @@
 use omega_exec_core::{Direction, OrderType};
 
 use super::{Stops, StrategyContext, StrategySignal};
-use crate::data::Bars;
+use crate::data::BarView;
 use crate::indicators::Donchian;
 
 #[derive(Clone, Debug)]
@@ -28,20 +28,19 @@ impl DonchianBreakout {
     #[inline]
     pub fn on_bar(
         &mut self,
-        bars: &Bars,
+        bars: &BarView<'_>,
         i: usize,
         ctx: &StrategyContext,
         out: &mut Vec<StrategySignal>,
     ) {
         self.stops.update(bars, i);
-        let Some((upper, lower)) = self.channel.update(bars.bid_high()[i], bars.bid_low()[i])
-        else {
+        let Some((upper, lower)) = self.channel.update(bars.bid_high[i], bars.bid_low[i]) else {
             return;
         };
         if ctx.pending_orders > 0 || upper <= lower {
             return;
         }
-        let close = bars.bid_close()[i];
+        let close = bars.bid_close[i];
         let (dir, price) = if close - lower >= upper - close {
             (Direction::Long, upper)
         } else {
@@ -86,7 +85,7 @@ mod tests {
         let mut d = DonchianBreakout::new(3, Stops::new(pips(10.0, 20.0), 0.0001));
         for i in 0..bars.len() {
             d.on_bar(
-                &bars,
+                &bars.view(),
                 i,
                 &StrategyContext {
                     pending_orders: 1,

@@ -4,7 +4,7 @@
 use omega_exec_core::Direction;
 
 use super::{Stops, StrategySignal};
-use crate::data::Bars;
+use crate::data::BarView;
 use crate::indicators::{Ema, Sma};
 
 /// A moving average the cross strategy can use (static dispatch through generics).
@@ -13,14 +13,14 @@ pub trait MovingAverage {
 }
 
 impl MovingAverage for Sma {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         Sma::update(self, x)
     }
 }
 
 impl MovingAverage for Ema {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         Ema::update(self, x)
     }
@@ -45,10 +45,10 @@ impl<M: MovingAverage> MaCross<M> {
         }
     }
 
-    #[inline]
-    pub fn on_bar(&mut self, bars: &Bars, i: usize, out: &mut Vec<StrategySignal>) {
+    #[inline(always)]
+    pub fn on_bar(&mut self, bars: &BarView<'_>, i: usize, out: &mut Vec<StrategySignal>) {
         self.stops.update(bars, i);
-        let c = bars.bid_close()[i];
+        let c = bars.bid_close[i];
         let f = self.fast.update(c);
         let s = self.slow.update(c);
         let (Some(f), Some(s)) = (f, s) else { return };

@@ -22,7 +22,7 @@ pub use zscore::ZScoreReversion;
 use omega_exec_core::{Direction, OrderType};
 
 use crate::config::{RunConfig, StopParams, StrategyParams};
-use crate::data::{Bars, DataSet};
+use crate::data::{BarView, DataSet};
 use crate::error::{LoopError, Result};
 use crate::indicators::{Atr, Ema, Sma};
 
@@ -70,10 +70,10 @@ impl Stops {
     }
 
     /// Feeds bar `i` to the ATR (when one is needed).
-    #[inline]
-    pub fn update(&mut self, bars: &Bars, i: usize) {
+    #[inline(always)]
+    pub fn update(&mut self, bars: &BarView<'_>, i: usize) {
         if let Some(a) = &mut self.atr {
-            a.update(bars.bid_high()[i], bars.bid_low()[i], bars.bid_close()[i]);
+            a.update(bars.bid_high[i], bars.bid_low[i], bars.bid_close[i]);
         }
     }
 
@@ -97,10 +97,15 @@ impl Stops {
 
     /// A market signal at bar `i`'s close on the trade side.
     #[inline]
-    pub fn market(&self, bars: &Bars, i: usize, direction: Direction) -> Option<StrategySignal> {
+    pub fn market(
+        &self,
+        bars: &BarView<'_>,
+        i: usize,
+        direction: Direction,
+    ) -> Option<StrategySignal> {
         let entry = match direction {
-            Direction::Long => bars.ask_close()[i],
-            Direction::Short => bars.bid_close()[i],
+            Direction::Long => bars.ask_close[i],
+            Direction::Short => bars.bid_close[i],
         };
         let (stop_loss, take_profit) = self.levels(direction, entry)?;
         Some(StrategySignal {
@@ -199,7 +204,7 @@ impl Strategy {
     #[inline]
     pub fn on_bar(
         &mut self,
-        bars: &Bars,
+        bars: &BarView<'_>,
         i: usize,
         ctx: &StrategyContext,
         out: &mut Vec<StrategySignal>,
@@ -211,7 +216,7 @@ impl Strategy {
             Strategy::ZScoreReversion(s) => s.on_bar(bars, i, out),
             Strategy::RsiReversion(s) => s.on_bar(bars, i, out),
             Strategy::Signals(s) => {
-                let next = bars.ts().get(i + 1).copied().unwrap_or(i64::MAX);
+                let next = bars.ts.get(i + 1).copied().unwrap_or(i64::MAX);
                 s.rows_before(next, out)
             }
         }
@@ -232,6 +237,7 @@ impl Strategy {
 #[cfg(test)]
 pub(crate) mod test_util {
     use super::*;
+    use crate::data::Bars;
 
     /// Bars from bid closes with a small fixed range and a 1-pip spread.
     pub fn bars_from_closes(closes: &[f64]) -> Bars {
@@ -258,9 +264,10 @@ pub(crate) mod test_util {
     pub fn collect(s: &mut Strategy, bars: &Bars) -> Vec<(usize, StrategySignal)> {
         let mut out = Vec::new();
         let mut all = Vec::new();
+        let v = bars.view();
         for i in 0..bars.len() {
             out.clear();
-            s.on_bar(bars, i, &StrategyContext::default(), &mut out);
+            s.on_bar(&v, i, &StrategyContext::default(), &mut out);
             all.extend(out.iter().map(|x| (i, *x)));
         }
         all
@@ -298,14 +305,14 @@ mod tests {
         };
         let mut s = Stops::new(p, 0.0001);
         let bars = bars_from_closes(&[1.1, 1.1, 1.1]);
-        s.update(&bars, 0);
+        s.update(&bars.view(), 0);
         assert_eq!(s.levels(Direction::Long, 1.1), None, "ATR still warming up");
-        s.update(&bars, 1);
+        s.update(&bars.view(), 1);
         // flat closes: TR = high - low = 0.0004 each bar, ATR = 0.0004, SL distance 0.0008
         let (sl, tp) = s.levels(Direction::Long, 1.1).unwrap();
         assert!((sl - 1.0992).abs() < 1e-12, "{sl}");
         assert!((tp - 1.1005).abs() < 1e-12);
-        let m = s.market(&bars, 1, Direction::Long).unwrap();
+        let m = s.market(&bars.view(), 1, Direction::Long).unwrap();
         assert_eq!(m.entry_price, None);
         assert!(
             (m.stop_loss - (bars.ask_close()[1] - 0.0008)).abs() < 1e-12,

@@ -5,7 +5,7 @@
 use omega_exec_core::Direction;
 
 use super::{Stops, StrategySignal};
-use crate::data::Bars;
+use crate::data::BarView;
 use crate::indicators::Rsi;
 
 #[derive(Clone, Debug)]
@@ -29,9 +29,9 @@ impl RsiReversion {
     }
 
     #[inline]
-    pub fn on_bar(&mut self, bars: &Bars, i: usize, out: &mut Vec<StrategySignal>) {
+    pub fn on_bar(&mut self, bars: &BarView<'_>, i: usize, out: &mut Vec<StrategySignal>) {
         self.stops.update(bars, i);
-        let r = self.rsi.update(bars.bid_close()[i]);
+        let r = self.rsi.update(bars.bid_close[i]);
         let prev = self.prev;
         self.prev = r;
         let (Some(r), Some(prev)) = (r, prev) else {

@@ -7,7 +7,7 @@
 use omega_exec_core::{Direction, OrderType};
 
 use super::{Stops, StrategySignal};
-use crate::data::Bars;
+use crate::data::BarView;
 use crate::indicators::RollingStats;
 
 #[derive(Clone, Debug)]
@@ -32,9 +32,9 @@ impl ZScoreReversion {
     }
 
     #[inline]
-    pub fn on_bar(&mut self, bars: &Bars, i: usize, out: &mut Vec<StrategySignal>) {
+    pub fn on_bar(&mut self, bars: &BarView<'_>, i: usize, out: &mut Vec<StrategySignal>) {
         self.stops.update(bars, i);
-        let z = self.stats.zscore(bars.bid_close()[i]);
+        let z = self.stats.zscore(bars.bid_close[i]);
         let prev = self.prev_z;
         self.prev_z = z;
         let (Some(z), Some(prev)) = (z, prev) else {
@@ -49,8 +49,8 @@ impl ZScoreReversion {
         };
         let sig = if self.offset > 0.0 {
             let price = match dir {
-                Direction::Long => bars.ask_close()[i] - self.offset,
-                Direction::Short => bars.bid_close()[i] + self.offset,
+                Direction::Long => bars.ask_close[i] - self.offset,
+                Direction::Short => bars.bid_close[i] + self.offset,
             };
             self.stops.pending(dir, OrderType::Limit, price)
         } else {
