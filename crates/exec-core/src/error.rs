@@ -36,6 +36,13 @@ pub enum ExecError {
         column: usize,
         excerpt: String,
     },
+    /// A cost model refers to a callback name that was not registered.
+    #[error("[{}] {}: {field}: no cost callback named {name:?} (known: {known})", codes::UNKNOWN_PLUGIN_NAME.code, codes::UNKNOWN_PLUGIN_NAME.name)]
+    UnknownCostCallback {
+        field: String,
+        name: String,
+        known: String,
+    },
     /// A cost callback (e.g. a Python callable) failed or returned a non-finite number.
     #[error("[{}] {}: cost callback {name:?} ({field}): {message}", codes::PLUGIN_ERROR.code, codes::PLUGIN_ERROR.name)]
     CostCallback {
@@ -57,6 +64,7 @@ impl ExecError {
             ExecError::MissingSide { .. } => codes::MISSING_SIDE,
             ExecError::FormulaSyntax { .. } => codes::FORMULA_SYNTAX,
             ExecError::CostCallback { .. } => codes::PLUGIN_ERROR,
+            ExecError::UnknownCostCallback { .. } => codes::UNKNOWN_PLUGIN_NAME,
         }
     }
 
