@@ -366,13 +366,16 @@ impl PySimulator {
     }
 
     /// The symbols the simulator has specs for, in id order.
-    fn symbols(&self) -> Vec<String> {
-        self.state
-            .sim
-            .specs()
-            .iter()
-            .map(|s| s.symbol.clone())
-            .collect()
+    fn symbols(&self) -> PyResult<Vec<String>> {
+        guard("ExecutionSimulator.symbols()", || {
+            Ok(self
+                .state
+                .sim
+                .specs()
+                .iter()
+                .map(|s| s.symbol.clone())
+                .collect())
+        })
     }
 
     /// One signal in candle mode; returns (status, position_id, reject_reason).
@@ -927,31 +930,35 @@ impl PySimulator {
     }
 
     /// The symbols of the active positions (creation order, without repeats).
-    fn active_symbols(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for p in self.state.sim.active_positions() {
-            let s = &self.state.sim.spec(p.symbol).symbol;
-            if !out.contains(s) {
-                out.push(s.clone());
+    fn active_symbols(&self) -> PyResult<Vec<String>> {
+        guard("ExecutionSimulator.active_symbols()", || {
+            let mut out: Vec<String> = Vec::new();
+            for p in self.state.sim.active_positions() {
+                let s = &self.state.sim.spec(p.symbol).symbol;
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
             }
-        }
-        out
+            Ok(out)
+        })
     }
 
     /// Counters: signals processed, rejections per reason, orders expired/cancelled, fees,
     /// balance.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.state.sim.stats();
-        let d = PyDict::new(py);
-        d.set_item("signals_processed", s.signals_processed)?;
-        for r in omega_exec_core::RejectReason::ALL {
-            d.set_item(format!("rejected_{}", r.as_str()), s.rejected_for(r))?;
-        }
-        d.set_item("orders_expired", s.orders_expired)?;
-        d.set_item("orders_cancelled", s.orders_cancelled)?;
-        d.set_item("fees_total", s.fees_total)?;
-        d.set_item("balance", self.state.sim.balance())?;
-        Ok(d)
+        guard("ExecutionSimulator.stats()", || {
+            let s = self.state.sim.stats();
+            let d = PyDict::new(py);
+            d.set_item("signals_processed", s.signals_processed)?;
+            for r in omega_exec_core::RejectReason::ALL {
+                d.set_item(format!("rejected_{}", r.as_str()), s.rejected_for(r))?;
+            }
+            d.set_item("orders_expired", s.orders_expired)?;
+            d.set_item("orders_cancelled", s.orders_cancelled)?;
+            d.set_item("fees_total", s.fees_total)?;
+            d.set_item("balance", self.state.sim.balance())?;
+            Ok(d)
+        })
     }
 
     /// Sets the equity that `risk_percent` sizing uses for the next fills.
