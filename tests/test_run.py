@@ -185,3 +185,29 @@ def test_core_rejects_bad_config_json(small_bars: oe.Bars) -> None:
     with pytest.raises(_core.OmegaCoreError) as info:
         _core.run_many(["{not json"], {"EURUSD": small_bars.core})
     assert info.value.code == 1003 and "configs[0]" in str(info.value)
+
+
+def test_progress_bar_on_request(small_bars: oe.Bars, capsys: pytest.CaptureFixture[str]) -> None:
+    grid = oe.grid(SmaCross, fast=[5, 10], slow=[30], sl_pips=10, tp_pips=10)
+    oe.run_many(grid, small_bars, progress=True, include="summary")
+    err = capsys.readouterr().err
+    assert "omega_engine" in err and "2/2" in err
+    oe.run_many(grid, small_bars, progress=False, include="summary")
+    assert capsys.readouterr().err == ""
+
+
+def test_ticks_run_the_signals_strategy() -> None:
+    n = 2_000
+    ts = pa.array([1_704_067_200_000_000 + i * 1_000_000 for i in range(n)],
+                  pa.timestamp("us", tz="UTC"))
+    bid = [1.1 + 0.00001 * (i % 50) for i in range(n)]
+    ticks = oe.load_ticks("EURUSD", pa.table({"timestamp": ts, "bid": bid,
+                                              "ask": [b + 0.0001 for b in bid]}))
+    signals = pa.table({"timestamp": ts.take([10, 500]), "symbol": ["EURUSD", "EURUSD"],
+                        "direction": ["long", "short"], "stop_loss": [1.0990, 1.1015],
+                        "take_profit": [1.1004, 1.0995]})
+    r = oe.run(Signals(), ticks, signals=signals)
+    assert r.trades.column("direction").to_pylist() == ["long", "short"]
+    assert r.trades.column("entry_price").to_pylist()[0] == pytest.approx(bid[10] + 0.0001)
+    with pytest.raises(oe.errors.UnknownSymbolError, match="only ticks"):
+        oe.run(SMA, ticks)

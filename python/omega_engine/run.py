@@ -152,9 +152,9 @@ class _Progress:
         elif progress is True or (progress is None and _interactive() and total > 1):
             from tqdm.auto import tqdm
 
-            # delay: short batches finish before a bar would appear.
-            self.bar = tqdm(total=total, unit="cfg", desc="omega_engine", delay=0.5,
-                            leave=progress is True)
+            # Automatic bars wait half a second, so short batches never show one.
+            self.bar = tqdm(total=total, unit="cfg", desc="omega_engine",
+                            delay=0.0 if progress is True else 0.5, leave=progress is True)
         elif progress not in (None, False):
             raise_error("INVALID_PARAMETER",
                         f"progress: expected None, a bool or a callable, got {progress!r}")
