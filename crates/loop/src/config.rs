@@ -35,9 +35,6 @@ fn default_initial_balance() -> f64 {
 fn default_atr_period() -> u32 {
     14
 }
-fn default_one() -> f64 {
-    1.0
-}
 fn default_max_open() -> u32 {
     1
 }
@@ -308,85 +305,12 @@ impl Default for AccountConfig {
     }
 }
 
-/// `costs.slippage`: `fixed_pips + U(0, random_pips)` pips, always adverse.
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlippageConfig {
-    #[serde(default)]
-    pub fixed_pips: f64,
-    #[serde(default)]
-    pub random_pips: f64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommissionSchema {
-    PerLot,
-    PerMillionNotional,
-    PercentOfNotional,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommissionSide {
-    Entry,
-    Exit,
-    #[default]
-    Both,
-}
-
-/// One commission model (SEMANTICS §5): `per_lot` (`rate` per lot), `per_million_notional`
-/// (`rate` per million of notional), `percent_of_notional` (`rate` as a fraction of notional:
-/// 0.001 = 0.1 %). `min_fee`/`max_fee` apply per charged side, `multiplier` scales all of it,
-/// `currency` defaults to the account currency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommissionModelConfig {
-    pub schema: CommissionSchema,
-    pub rate: f64,
-    #[serde(default)]
-    pub side: CommissionSide,
-    #[serde(default)]
-    pub min_fee: f64,
-    #[serde(default)]
-    pub max_fee: Option<f64>,
-    #[serde(default = "default_one")]
-    pub multiplier: f64,
-    #[serde(default)]
-    pub currency: Option<String>,
-}
-
-/// `costs.commission`: a default model with per-symbol overrides.
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommissionConfig {
-    #[serde(default)]
-    pub default: Option<CommissionModelConfig>,
-    #[serde(default)]
-    pub per_symbol: BTreeMap<String, CommissionModelConfig>,
-}
-
-/// `costs.legacy_fee`: `max(notional / 1e6 * per_million, min_fee)` (used only without a
-/// commission model).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LegacyFeeConfig {
-    pub per_million: f64,
-    #[serde(default)]
-    pub min_fee: f64,
-}
-
-/// `costs`.
-#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CostsConfig {
-    #[serde(default)]
-    pub slippage: SlippageConfig,
-    #[serde(default)]
-    pub commission: Option<CommissionConfig>,
-    #[serde(default)]
-    pub legacy_fee: Option<LegacyFeeConfig>,
-}
+// The `costs` section lives in `crate::costs` (model trees, validation, translation into the
+// simulator's cost models); re-exported here for the config's users.
+pub use crate::costs::{
+    CommissionConfig, CommissionModelConfig, CommissionSchema, CommissionSide, CostCallbacks,
+    CostsConfig, LegacyFeeConfig, SlippageConfig, SwapConfig,
+};
 
 /// `trade_management.break_even`: once the favourable excursion reaches `trigger_pips`, the SL
 /// moves to entry + `offset_pips` (in the trade's favour).
@@ -488,6 +412,10 @@ pub struct RunConfig {
     /// Base seed of the slippage RNG (DESIGN §7).
     #[serde(default)]
     pub seed: u64,
+    /// Functions that `"callback"` cost models refer to by name, attached by the caller after
+    /// parsing (not part of the JSON, the canonical form or the config id).
+    #[serde(skip)]
+    pub cost_callbacks: Option<std::sync::Arc<CostCallbacks>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1009,25 +937,6 @@ fn validate_stops(s: &StopParams) -> Result<()> {
     period(&format!("{p}.atr_period"), s.atr_period, 1)
 }
 
-fn validate_commission(path: &str, m: &CommissionModelConfig) -> Result<()> {
-    non_negative(&format!("{path}.rate"), m.rate)?;
-    non_negative(&format!("{path}.min_fee"), m.min_fee)?;
-    if let Some(max) = m.max_fee {
-        non_negative(&format!("{path}.max_fee"), max)?;
-        if max < m.min_fee {
-            return Err(LoopError::config(
-                format!("{path}.max_fee"),
-                format!("must be >= min_fee ({max} < {})", m.min_fee),
-            ));
-        }
-    }
-    non_negative(&format!("{path}.multiplier"), m.multiplier)?;
-    if let Some(c) = &m.currency {
-        currency(&format!("{path}.currency"), c)?;
-    }
-    Ok(())
-}
-
 impl RunConfig {
     /// Fills the defaults that depend on other fields (currencies from the symbol, risk).
     fn normalize(&mut self) {
@@ -1158,33 +1067,7 @@ impl RunConfig {
             }
         }
         // costs
-        let c = &self.costs;
-        non_negative("costs.slippage.fixed_pips", c.slippage.fixed_pips)?;
-        non_negative("costs.slippage.random_pips", c.slippage.random_pips)?;
-        if let Some(com) = &c.commission {
-            if let Some(d) = &com.default {
-                validate_commission("costs.commission.default", d)?;
-            }
-            for (sym, m) in &com.per_symbol {
-                if sym.is_empty() {
-                    return Err(LoopError::config(
-                        "costs.commission.per_symbol",
-                        "symbol keys must not be empty",
-                    ));
-                }
-                validate_commission(&format!("costs.commission.per_symbol.{sym}"), m)?;
-            }
-            if c.legacy_fee.is_some() {
-                return Err(LoopError::config(
-                    "costs.legacy_fee",
-                    "give either costs.commission or costs.legacy_fee, not both",
-                ));
-            }
-        }
-        if let Some(l) = &c.legacy_fee {
-            non_negative("costs.legacy_fee.per_million", l.per_million)?;
-            non_negative("costs.legacy_fee.min_fee", l.min_fee)?;
-        }
+        self.costs.validate()?;
         // trade management
         let t = &self.trade_management;
         if t.max_holding_bars == Some(0) {
@@ -1447,26 +1330,6 @@ impl RunConfig {
     /// The simulator configuration of this run (`run_key` = [`Self::config_id`]).
     pub fn simulator_config(&self) -> omega_exec_core::SimulatorConfig {
         use omega_exec_core as ec;
-        let commission = |m: &CommissionModelConfig| ec::Commission {
-            schema: match m.schema {
-                CommissionSchema::PerLot => ec::CommissionSchema::PerLot(m.rate),
-                CommissionSchema::PerMillionNotional => {
-                    ec::CommissionSchema::PerMillionNotional(m.rate)
-                }
-                CommissionSchema::PercentOfNotional => {
-                    ec::CommissionSchema::PercentOfNotional(m.rate)
-                }
-            },
-            side: match m.side {
-                CommissionSide::Entry => ec::FeeSide::Entry,
-                CommissionSide::Exit => ec::FeeSide::Exit,
-                CommissionSide::Both => ec::FeeSide::Both,
-            },
-            min_fee: m.min_fee,
-            max_fee: m.max_fee,
-            multiplier: m.multiplier,
-            currency: m.currency.clone(),
-        };
         let mut fx = ec::FxRates::default();
         for (pair, rate) in &self.account.fx_rates {
             fx = match rate {
@@ -1499,27 +1362,29 @@ impl RunConfig {
             account_currency: self.account.currency.clone(),
             initial_balance: self.account.initial_balance,
             fx,
-            slippage: ec::SlippageModel {
-                fixed_pips: self.costs.slippage.fixed_pips,
-                random_pips: self.costs.slippage.random_pips,
-            },
-            commission: self.costs.commission.as_ref().map(|c| ec::CommissionSet {
-                default: c.default.as_ref().map(commission),
-                // A run simulates one symbol: overrides of other symbols do not apply to it.
-                overrides: c
-                    .per_symbol
-                    .iter()
-                    .filter(|(s, _)| **s == self.symbol)
-                    .map(|(s, m)| (s.clone(), commission(m)))
-                    .collect(),
-            }),
-            legacy_fee: self.costs.legacy_fee.as_ref().map(|l| ec::LegacyFee {
-                per_million: l.per_million,
-                min_fee: l.min_fee,
-            }),
+            // The classic cost fields; model trees come from `cost_models` (crate::costs).
+            slippage: self.costs.classic_slippage(),
+            commission: self.costs.classic_commission(&self.symbol),
+            legacy_fee: self.costs.classic_legacy_fee(),
             base_seed: self.seed,
             run_key: self.config_id(),
         }
+    }
+
+    /// The cost model trees of this run (commission trees, slippage models, swaps; empty for a
+    /// classic costs section). Callback names resolve against [`Self::cost_callbacks`] (4002).
+    pub fn cost_models(&self) -> Result<omega_exec_core::CostModels> {
+        self.costs
+            .cost_models(&self.symbol, self.cost_callbacks.as_deref())
+    }
+
+    /// A simulator for this run with every cost model applied.
+    pub fn simulator(&self) -> Result<omega_exec_core::ExecutionSimulator> {
+        Ok(omega_exec_core::ExecutionSimulator::with_costs(
+            self.simulator_config(),
+            vec![self.symbol_spec()],
+            self.cost_models()?,
+        )?)
     }
 
     /// The symbol spec for the simulator.
