@@ -70,3 +70,11 @@ def test_from_core_keeps_message_and_code() -> None:
 def test_unknown_name() -> None:
     with pytest.raises(KeyError):
         errors.error_class("NO_SUCH_CODE")
+
+
+def test_formula_syntax_error_shows_the_column() -> None:
+    assert _core.check_formula("max(7, notional * 30 / 1e6)") == ["notional"]
+    with pytest.raises(errors.FormulaSyntaxError) as info:
+        with errors.translate():
+            _core.check_formula("1 +* 2")
+    assert info.value.code == 1008 and "column 4" in str(info.value)

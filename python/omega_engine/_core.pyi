@@ -18,6 +18,7 @@ __all__ = [
     "OmegaCoreError",
     "Ticks",
     "canonical_config",
+    "check_formula",
     "column_docs",
     "error_codes",
     "run_many",
@@ -107,6 +108,9 @@ def synthetic_bars(
     pip_size: float,
     start_price: float,
 ) -> Bars: ...
+def check_formula(expr: str) -> list[str]:
+    """Parses a cost formula (1008 FORMULA_SYNTAX with the column); returns its variables."""
+
 def canonical_config(config_json: str) -> tuple[str, str]:
     """Validates one config; returns (canonical JSON, config_id as 16 hex digits)."""
 

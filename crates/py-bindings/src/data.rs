@@ -231,3 +231,13 @@ pub fn canonical_config(config_json: &str) -> PyResult<(String, String)> {
 pub fn column_docs() -> Vec<(&'static str, &'static str, &'static str)> {
     omega_loop::results::column_docs()
 }
+
+/// Parses a cost formula; returns the variables it uses (1008 FORMULA_SYNTAX with the column).
+#[pyfunction]
+pub fn check_formula(expr: &str) -> PyResult<Vec<&'static str>> {
+    use omega_exec_core::costs::formula::{Formula, VARIABLES};
+    guard("check_formula()", || {
+        let f = Formula::parse(expr).map_err(|e| to_py(e.into_exec("formula")))?;
+        Ok(VARIABLES.iter().copied().filter(|v| f.uses(v)).collect())
+    })
+}

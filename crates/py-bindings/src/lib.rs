@@ -23,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::synthetic_bars, m)?)?;
     m.add_function(wrap_pyfunction!(data::schemas, m)?)?;
     m.add_function(wrap_pyfunction!(data::column_docs, m)?)?;
+    m.add_function(wrap_pyfunction!(data::check_formula, m)?)?;
     m.add_function(wrap_pyfunction!(data::canonical_config, m)?)?;
     m.add_class::<simulator::PySimulator>()?;
     m.add_function(wrap_pyfunction!(runs::run_many, m)?)?;
