@@ -545,7 +545,24 @@ pub struct BarView<'a> {
     pub ask_close: &'a [f64],
 }
 
-impl BarView<'_> {
+impl<'a> BarView<'a> {
+    /// The first `n` rows (all columns cut to the same length, which lets the compiler drop
+    /// bounds checks in loops over `0..n`). Panics when `n > len()`.
+    #[inline]
+    pub fn prefix(&self, n: usize) -> BarView<'a> {
+        BarView {
+            ts: &self.ts[..n],
+            bid_open: &self.bid_open[..n],
+            bid_high: &self.bid_high[..n],
+            bid_low: &self.bid_low[..n],
+            bid_close: &self.bid_close[..n],
+            ask_open: &self.ask_open[..n],
+            ask_high: &self.ask_high[..n],
+            ask_low: &self.ask_low[..n],
+            ask_close: &self.ask_close[..n],
+        }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.ts.len()

@@ -34,8 +34,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use omega_exec_core::{
-    BarQuote, Candle, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position,
-    PositionId, PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
+    BarQuote, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position, PositionId,
+    PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
 };
 
 use crate::config::{DirectionFilter, RunConfig, StrategyParams};
@@ -620,13 +620,15 @@ fn run_bars(
     }
     eng.signals.clear();
 
+    // All columns cut to `stop` rows, so indexing below needs no bounds checks. The strategy
+    // keeps the full view: `signals` looks at the next bar's time, which may lie after `end`.
+    let full = view;
+    let view = view.prefix(stop);
     for i in first..stop {
         check_cancel(cancel, i - first)?;
         let bar = (i - first) as u64;
-        let bid = view.bid_candle(i);
-        let ask = view.ask_candle(i);
         let atr = match &mut tm_atr {
-            Some(a) => a.update(bid.high, bid.low, bid.close),
+            Some(a) => a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]),
             None => None,
         };
         if eng.risk_percent {
@@ -634,18 +636,19 @@ fn run_bars(
             eng.sim.set_equity(eng.last_equity);
         }
         if v1 {
-            eng.signal_step(&mut strategy, &view, i, bar, &bid, &ask, needs_ctx)?;
-            eng.step_positions(bar, &bid, &ask, atr)?;
+            eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
+            eng.step_positions(bar, &view, i, atr)?;
         } else {
-            eng.step_positions(bar, &bid, &ask, atr)?;
-            eng.signal_step(&mut strategy, &view, i, bar, &bid, &ask, needs_ctx)?;
+            eng.step_positions(bar, &view, i, atr)?;
+            eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
         }
         let in_position = eng.has_open();
+        let (ts, bid_close, ask_close) = (view.ts[i], view.bid_close[i], view.ask_close[i]);
         if i == last {
-            eng.end_of_data(bid.ts, bid.close, ask.close)?;
+            eng.end_of_data(ts, bid_close, ask_close)?;
             eng.drain(bar);
         }
-        eng.equity_point(bid.ts, bid.close, ask.close, in_position);
+        eng.equity_point(ts, bid_close, ask_close, in_position);
     }
     Ok(eng.finish(signal_meta))
 }
@@ -657,15 +660,17 @@ impl Engine {
     fn step_positions(
         &mut self,
         bar: u64,
-        bid: &Candle,
-        ask: &Candle,
+        view: &BarView<'_>,
+        i: usize,
         atr: Option<f64>,
     ) -> Result<()> {
         let before = self.sim.active_positions().len();
         if before == 0 {
             return Ok(());
         }
-        self.sim.evaluate_bar(self.sym, bid, Some(ask))?;
+        let bid = view.bid_candle(i);
+        let ask = view.ask_candle(i);
+        self.sim.evaluate_bar(self.sym, &bid, Some(&ask))?;
         if self.tm_enabled {
             self.trade_management(bid.ts, bid.close, ask.close, atr)?;
         }
@@ -678,7 +683,6 @@ impl Engine {
     }
 
     /// Step 4 of a bar: the strategy, then the signals it emitted.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn signal_step(
         &mut self,
@@ -686,8 +690,6 @@ impl Engine {
         bars: &BarView<'_>,
         i: usize,
         bar: u64,
-        bid: &Candle,
-        ask: &Candle,
         needs_ctx: bool,
     ) -> Result<()> {
         self.signals.clear();
@@ -703,8 +705,8 @@ impl Engine {
         self.execute_signals(
             bar,
             Quote::Bar(BarQuote {
-                bid: *bid,
-                ask: Some(*ask),
+                bid: bars.bid_candle(i),
+                ask: Some(bars.ask_candle(i)),
             }),
         )?;
         self.drain(bar);
