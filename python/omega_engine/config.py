@@ -280,8 +280,10 @@ def normalize(obj: Any, *, where: str = "") -> dict[str, Any]:
                 f"{type(obj).__name__}")
 
 
-def _finish(cfg: dict[str, Any], symbols: Sequence[str], where: str) -> dict[str, Any]:
-    """Fills symbol and symbol_spec, converts times and costs; returns a JSON-ready mapping."""
+def _finish(cfg: dict[str, Any], symbols: Sequence[str], where: str,
+            spec_cache: dict[tuple[str, str], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Fills symbol and symbol_spec, converts times and costs; returns a JSON-ready mapping.
+    ``spec_cache`` keeps registry lookups of one batch (plugins are asked once per symbol)."""
     if "strategy" not in cfg:
         raise_error("INVALID_CONFIG", f"{where}strategy: is required")
     if "symbol" not in cfg:
@@ -297,7 +299,13 @@ def _finish(cfg: dict[str, Any], symbols: Sequence[str], where: str) -> dict[str
     currency = (cfg.get("account") or {}).get("currency", "USD")
     spec = cfg.get("symbol_spec")
     if spec is None:
-        cfg["symbol_spec"] = _specs.get(symbol).to_config(currency)
+        cache_key = (symbol, currency)
+        if spec_cache is not None and cache_key in spec_cache:
+            cfg["symbol_spec"] = spec_cache[cache_key]
+        else:
+            cfg["symbol_spec"] = _specs.get(symbol).to_config(currency)
+            if spec_cache is not None:
+                spec_cache[cache_key] = cfg["symbol_spec"]
     elif isinstance(spec, _specs.SymbolSpec):
         cfg["symbol_spec"] = spec.to_config(currency)
     if "costs" in cfg:
@@ -337,10 +345,11 @@ def prepare(configs: Iterable[Any], defaults: Mapping[str, Any],
     base_strategy = base.pop("strategy", None)
     out: list[str] = []
     fast_prefix: str | None = None
+    spec_cache: dict[tuple[str, str], dict[str, Any]] = {}
     for i, obj in enumerate(configs):
         if isinstance(obj, Strategy):
             if fast_prefix is None:
-                shared = _finish(dict(base, strategy=None), symbols, "")
+                shared = _finish(dict(base, strategy=None), symbols, "", spec_cache)
                 shared.pop("strategy")
                 shared_json = to_json(_plain(shared, "config"))
                 fast_prefix = shared_json[:-1] + ("," if len(shared_json) > 2 else "")
@@ -351,7 +360,7 @@ def prepare(configs: Iterable[Any], defaults: Mapping[str, Any],
         merged = _deep_merge(base, cfg)
         if "strategy" not in merged and base_strategy is not None:
             merged["strategy"] = base_strategy
-        out.append(to_json(_plain(_finish(merged, symbols, where), "config")))
+        out.append(to_json(_plain(_finish(merged, symbols, where, spec_cache), "config")))
     return out
 
 
