@@ -7,7 +7,8 @@
 //!   [`PerSymbol`] map with a default: fee models [`FeeSpec`] (`Commission`, [`Tiered`],
 //!   [`FormulaFee`], [`CallbackFee`], and `Sum` for composition), slippage models
 //!   [`SlippageSpec`] (fixed/random, [`VolatilitySlippage`], formula, callback, sum) and swaps
-//!   [`SwapModel`]. A tree that is set replaces the classic field it corresponds to.
+//!   [`SwapModel`]. For the symbols a tree covers (its own entry or its default) it replaces the
+//!   classic field it corresponds to; other symbols keep the classic fields.
 //!
 //! At simulator construction fee models are compiled per symbol into a [`FeeModel`] with every
 //! currency route resolved; the simulator only ever calls [`FeeModel::fee`], which allocates
@@ -561,9 +562,10 @@ impl<T> PerSymbol<T> {
 /// Cost model trees beyond [`crate::SimulatorConfig`]'s classic fields (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CostModels {
-    /// Replaces `SimulatorConfig::commission` and `legacy_fee` when set.
+    /// For the symbols it covers (own entry or default), replaces `SimulatorConfig::commission`
+    /// and `legacy_fee`.
     pub fees: Option<PerSymbol<FeeSpec>>,
-    /// Replaces `SimulatorConfig::slippage` when set.
+    /// For the symbols it covers, replaces `SimulatorConfig::slippage`.
     pub slippage: Option<PerSymbol<SlippageSpec>>,
     /// Overnight financing; none when unset.
     pub swap: Option<PerSymbol<SwapModel>>,

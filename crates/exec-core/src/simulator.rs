@@ -583,9 +583,10 @@ impl ExecutionSimulator {
         Self::with_costs(config, specs, CostModels::default())
     }
 
-    /// As [`Self::new`], with cost model trees (fee trees replace `config.commission`/`legacy_fee`,
-    /// slippage trees replace `config.slippage`, swaps add overnight financing). Per-symbol entries
-    /// must name known symbols (1002).
+    /// As [`Self::new`], with cost model trees: for every symbol a fee tree covers (its entry or
+    /// the tree's default) it replaces `config.commission`/`legacy_fee`, a slippage tree likewise
+    /// replaces `config.slippage`; swaps add overnight financing. Per-symbol entries must name
+    /// known symbols (1002).
     pub fn with_costs(
         config: SimulatorConfig,
         specs: Vec<SymbolSpec>,
@@ -632,18 +633,17 @@ impl ExecutionSimulator {
                     }
                 }
             };
-            let fee = match &costs.fees {
-                Some(tree) => match tree.for_symbol(&s.symbol) {
-                    Some(spec) => FeeModel::compile_spec(
-                        spec,
-                        &s.symbol,
-                        &s.quote_currency,
-                        &config.account_currency,
-                        &fx,
-                        "costs.fees",
-                    )?,
-                    None => FeeModel::None,
-                },
+            // A tree covers the symbols it has a model for (its own entry or its default);
+            // other symbols keep the classic fields.
+            let fee = match costs.fees.as_ref().and_then(|t| t.for_symbol(&s.symbol)) {
+                Some(spec) => FeeModel::compile_spec(
+                    spec,
+                    &s.symbol,
+                    &s.quote_currency,
+                    &config.account_currency,
+                    &fx,
+                    "costs.fees",
+                )?,
                 None => FeeModel::compile(
                     config.commission.as_ref(),
                     config.legacy_fee.as_ref(),
@@ -654,8 +654,12 @@ impl ExecutionSimulator {
                     &fx,
                 )?,
             };
-            let slip = match &costs.slippage {
-                Some(tree) => tree.for_symbol(&s.symbol).cloned().unwrap_or_default(),
+            let slip = match costs
+                .slippage
+                .as_ref()
+                .and_then(|t| t.for_symbol(&s.symbol))
+            {
+                Some(spec) => spec.clone(),
                 None => SlippageSpec::Fixed(config.slippage),
             };
             let swap = match costs.swap.as_ref().and_then(|t| t.for_symbol(&s.symbol)) {

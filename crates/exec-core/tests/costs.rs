@@ -605,21 +605,56 @@ fn per_symbol_maps_and_unknown_symbols() {
 }
 
 #[test]
-fn fee_tree_replaces_the_classic_commission_and_slippage_tree_the_classic_slippage() {
-    // The classic config charges 30/M with min 2 and slips 0.2 + U(0, 0.5); trees replace both.
+fn trees_replace_the_classic_fields_for_the_symbols_they_cover() {
+    // The classic config charges 30/M with min 2 and slips 0.2 + U(0, 0.5).
+    let zero = |s: &mut ExecutionSimulator| {
+        eval(s, MON);
+        let id = open(s, MON, Direction::Long);
+        close(s, id, MON + HOUR)
+    };
+    // Trees with a default cover every symbol: free and exact fills.
     let mut s = ExecutionSimulator::with_costs(
         config(),
         vec![eurusd()],
         CostModels {
-            fees: Some(PerSymbol::default()),
-            slippage: Some(PerSymbol::default()),
+            fees: Some(PerSymbol::uniform(FeeSpec::Sum(vec![]))),
+            slippage: Some(PerSymbol::uniform(SlippageSpec::default())),
             swap: None,
         },
     )
     .unwrap();
-    eval(&mut s, MON);
-    let id = open(&mut s, MON, Direction::Long);
-    let c = close(&mut s, id, MON + HOUR);
+    let c = zero(&mut s);
     assert_eq!((c.entry_fee, c.exit_fee), (0.0, 0.0));
     assert_eq!((c.entry_price, c.exit_price), (1.1002, 1.1000));
+    // Trees for another symbol only: EURUSD keeps the classic costs.
+    let other = CostModels {
+        fees: Some(PerSymbol {
+            default: None,
+            per_symbol: vec![("USDJPY".into(), FeeSpec::Sum(vec![]))],
+        }),
+        slippage: Some(PerSymbol {
+            default: None,
+            per_symbol: vec![("USDJPY".into(), SlippageSpec::default())],
+        }),
+        swap: None,
+    };
+    let fx = FxRates::default().with_rate("USDJPY", 150.0);
+    let mut s = ExecutionSimulator::with_costs(
+        SimulatorConfig {
+            fx: fx.clone(),
+            ..config()
+        },
+        vec![eurusd(), usdjpy()],
+        other,
+    )
+    .unwrap();
+    let mut classic = ExecutionSimulator::with_costs(
+        SimulatorConfig { fx, ..config() },
+        vec![eurusd(), usdjpy()],
+        CostModels::default(),
+    )
+    .unwrap();
+    let c = zero(&mut s);
+    assert_eq!(c, zero(&mut classic));
+    assert!(c.entry_fee >= 2.0 && c.entry_price > 1.1002);
 }

@@ -1,4 +1,4 @@
-//! Cost models at the boundary: formula syntax checks and `PythonCallable` callbacks.
+//! Cost models at the boundary: `PythonCallable` callbacks (formula checks: `data::check_formula`).
 //!
 //! A Python callable becomes an `omega_exec_core::CostCallback` that takes the GIL for every
 //! call. Batches that use one therefore run on a single thread (see `runs::run_many`): they
@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use omega_exec_core::costs::{CostCallback, CostInputs, Formula};
+use omega_exec_core::costs::{CostCallback, CostInputs};
 use omega_exec_core::codes;
 use omega_loop::costs::CostCallbacks;
 use pyo3::prelude::*;
@@ -15,7 +15,7 @@ use pyo3::types::PyDict;
 use crate::errors::coded;
 
 /// What a `PythonCallable` receives: the order's fields (the formula variables) and `ts`.
-#[pyclass(frozen, get_all, name = "CostInputs", module = "omega_engine._core")]
+#[pyclass(frozen, get_all, skip_from_py_object, name = "CostInputs", module = "omega_engine._core")]
 #[derive(Clone, Copy)]
 pub struct PyCostInputs {
     pub lots: f64,
@@ -80,23 +80,6 @@ impl PyCostInputs {
             self.u,
             self.ts
         )
-    }
-}
-
-/// Parses a cost formula; returns the variables it uses (FORMULA_SYNTAX 1008 with the column
-/// and a caret excerpt when it does not parse).
-#[pyfunction]
-pub fn check_formula(expr: &str) -> PyResult<Vec<&'static str>> {
-    match Formula::parse(expr) {
-        Ok(f) => Ok(omega_exec_core::costs::formula::VARIABLES
-            .iter()
-            .copied()
-            .filter(|v| f.uses(v))
-            .collect()),
-        Err(e) => Err(coded(
-            codes::FORMULA_SYNTAX,
-            format!("formula: {} at column {}\n{}", e.message, e.column, e.excerpt()),
-        )),
     }
 }
 

@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod convert;
+mod costs;
 mod data;
 mod errors;
 mod runs;
@@ -26,6 +27,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(data::check_formula, m)?)?;
     m.add_function(wrap_pyfunction!(data::canonical_config, m)?)?;
     m.add_class::<simulator::PySimulator>()?;
+    m.add_class::<costs::PyCostInputs>()?;
     m.add_function(wrap_pyfunction!(runs::run_many, m)?)?;
     Ok(())
 }

@@ -100,7 +100,7 @@ fn data_set(
 /// Runs every config (GIL released, rayon pool of `threads`); returns (summary, trades,
 /// equity) in config order.
 #[pyfunction]
-#[pyo3(signature = (configs_json, bars, *, ticks=None, signals=None, threads=None, include_trades=true, include_equity=false, progress=None, memory_budget_bytes=None, _panic_on_config=None))]
+#[pyo3(signature = (configs_json, bars, *, ticks=None, signals=None, threads=None, include_trades=true, include_equity=false, progress=None, memory_budget_bytes=None, cost_callbacks=None, _panic_on_config=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_many<'py>(
     py: Python<'py>,
@@ -113,6 +113,7 @@ pub fn run_many<'py>(
     include_equity: bool,
     progress: Option<Bound<'py, PyAny>>,
     memory_budget_bytes: Option<u64>,
+    cost_callbacks: Option<&Bound<'py, PyDict>>,
     _panic_on_config: Option<usize>,
 ) -> PyResult<Tables<'py>> {
     guard("run_many()", || {
@@ -120,12 +121,24 @@ pub fn run_many<'py>(
             return Err(coded(codes::INVALID_PARAMETER, "threads: must be >= 1"));
         }
         let data = data_set(bars, ticks, signals)?;
-        let cfgs = py.detach(|| parse_configs(&configs_json))?;
+        let mut cfgs = py.detach(|| parse_configs(&configs_json))?;
+        // PythonCallable cost models: every config sees the table; a batch that has one runs on
+        // a single thread, since each call takes the GIL anyway (crate::costs).
+        let serialize = match cost_callbacks {
+            Some(table) if !table.is_empty() => {
+                let table = crate::costs::callbacks(table)?;
+                for c in &mut cfgs {
+                    c.cost_callbacks = Some(Arc::clone(&table));
+                }
+                true
+            }
+            _ => false,
+        };
         let total = cfgs.len();
         let cancel = Arc::new(AtomicBool::new(false));
         let counter = Arc::new(AtomicUsize::new(0));
         let opts = RunManyOptions {
-            threads: threads.unwrap_or(0),
+            threads: if serialize { 1 } else { threads.unwrap_or(0) },
             include_trades,
             include_equity,
             cancel: Arc::clone(&cancel),

@@ -242,7 +242,30 @@ fn build(options_json: &str) -> PyResult<ExecutionSimulator> {
             exec_specs.push(spec);
         }
     }
-    ExecutionSimulator::new(config, exec_specs).map_err(to_py)
+    // Cost model trees (commission trees, slippage models, swaps) of the simulated symbols.
+    let mut costs = omega_exec_core::CostModels::default();
+    for rc in &parsed {
+        if !exec_specs.iter().any(|s| s.symbol == rc.symbol) {
+            continue;
+        }
+        let m = rc.cost_models().map_err(to_py)?;
+        merge_per_symbol(&mut costs.fees, m.fees);
+        merge_per_symbol(&mut costs.slippage, m.slippage);
+        merge_per_symbol(&mut costs.swap, m.swap);
+    }
+    ExecutionSimulator::with_costs(config, exec_specs, costs).map_err(to_py)
+}
+
+/// Appends one run config's per-symbol cost entries (each holds only its own symbol's).
+fn merge_per_symbol<T>(
+    into: &mut Option<omega_exec_core::PerSymbol<T>>,
+    from: Option<omega_exec_core::PerSymbol<T>>,
+) {
+    if let Some(f) = from {
+        into.get_or_insert_with(omega_exec_core::PerSymbol::default)
+            .per_symbol
+            .extend(f.per_symbol);
+    }
 }
 
 fn status_str(s: PositionStatus) -> &'static str {
