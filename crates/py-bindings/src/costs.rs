@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use omega_exec_core::costs::{CostCallback, CostInputs};
 use omega_exec_core::codes;
+use omega_exec_core::costs::{CostCallback, CostInputs};
 use omega_loop::costs::CostCallbacks;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -15,7 +15,13 @@ use pyo3::types::PyDict;
 use crate::errors::coded;
 
 /// What a `PythonCallable` receives: the order's fields (the formula variables) and `ts`.
-#[pyclass(frozen, get_all, skip_from_py_object, name = "CostInputs", module = "omega_engine._core")]
+#[pyclass(
+    frozen,
+    get_all,
+    skip_from_py_object,
+    name = "CostInputs",
+    module = "omega_engine._core"
+)]
 #[derive(Clone, Copy)]
 pub struct PyCostInputs {
     pub lots: f64,
