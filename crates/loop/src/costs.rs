@@ -1279,3 +1279,206 @@ mod tests {
         );
     }
 }
+
+/// The costs section driven through whole runs (engine + simulator).
+#[cfg(test)]
+mod run_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{parse_config, RunConfig};
+    use crate::data::DataSet;
+    use crate::engine::{run_config, RunOutput};
+    use crate::indicators::Atr;
+    use crate::synthetic::synthetic_bars;
+
+    const MIN15: i64 = 900_000_000;
+    /// 2024-01-01 00:00 UTC, a Monday.
+    const START: i64 = 1_704_067_200_000_000;
+
+    fn data() -> DataSet {
+        DataSet::from_bars(synthetic_bars(
+            "EURUSD", 8_000, MIN15, 7, START, 0.0001, 1.1,
+        ))
+    }
+
+    fn cfg(costs: serde_json::Value) -> RunConfig {
+        let v = json!({
+            "symbol": "EURUSD",
+            "symbol_spec": {"pip_size": 0.0001},
+            "strategy": {"name": "sma_cross",
+                         "params": {"fast": 12, "slow": 60, "sl_pips": 25, "tp_pips": 60}},
+            "account": {"risk_per_trade": 500.0},
+            "costs": costs,
+            "seed": 3
+        });
+        parse_config(&v.to_string()).unwrap()
+    }
+
+    fn run(c: &RunConfig) -> RunOutput {
+        run_config(c, &data(), true, true).unwrap()
+    }
+
+    #[test]
+    fn formula_models_give_the_trades_of_the_builtins() {
+        let builtin = run(&cfg(json!({
+            "commission": {"default": {"schema": "per_million_notional", "rate": 30, "min_fee": 2}},
+            "slippage": {"fixed_pips": 0.3}
+        })));
+        let formula = run(&cfg(json!({
+            "commission": {"default": {"schema": "formula", "formula": "30 * notional / 1e6",
+                                       "min_fee": 2}},
+            "slippage": {"model": "formula", "formula": "0.3"}
+        })));
+        assert!(builtin.trades.len() >= 20, "{}", builtin.trades.len());
+        assert_eq!(formula.trades, builtin.trades);
+        assert_eq!(
+            formula.stats.final_balance.to_bits(),
+            builtin.stats.final_balance.to_bits()
+        );
+        assert!(builtin.stats.fees_total > 0.0);
+        // and the tree really was used (not the classic path)
+        let c = cfg(json!({"commission": {"default": {"schema": "formula", "formula": "1"}}}));
+        assert!(c.cost_models().unwrap().fees.is_some());
+        assert!(c.simulator_config().commission.is_none());
+    }
+
+    #[test]
+    fn swaps_are_booked_per_night_into_trades_balance_and_metrics() {
+        let base = run(&cfg(json!({})));
+        let with = run(&cfg(
+            json!({"swap": {"long_points": -5.0, "short_points": 2.0}}),
+        ));
+        assert_eq!(base.trades.len(), with.trades.len());
+        let model = SwapModel::new(-5.0, 2.0);
+        let mut held = 0;
+        let mut total = 0.0;
+        for (a, b) in base.trades.iter().zip(&with.trades) {
+            assert_eq!(
+                (a.entry_price, a.exit_price, a.lots),
+                (b.entry_price, b.exit_price, b.lots)
+            );
+            let nights = f64::from(model.nights(b.entry_time, b.exit_time));
+            let points = match b.direction {
+                ec::Direction::Long => -5.0,
+                ec::Direction::Short => 2.0,
+            };
+            // pips * pip * value per price (100,000 USD per 1.0 per lot) * lots
+            let want = nights * points * 0.0001 * 100_000.0 * b.lots;
+            assert!((b.swap - want).abs() < 1e-9, "{} vs {want}", b.swap);
+            assert!((b.net_pnl - (a.net_pnl + b.swap)).abs() < 1e-9);
+            held += usize::from(nights > 0.0);
+            total += b.swap;
+        }
+        assert!(held >= 5, "{held}");
+        assert!((with.metrics.swap_total - total).abs() < 1e-9);
+        // every trade is closed by the end (v2): the balance moved by exactly the swaps
+        let diff = with.stats.final_balance - base.stats.final_balance;
+        assert!((diff - total).abs() < 1e-6, "{diff} vs {total}");
+        // the equity curve carries the swaps as they are booked, not only at the exits
+        let (eb, ew) = (base.equity.unwrap(), with.equity.unwrap());
+        assert!(eb
+            .equity
+            .iter()
+            .zip(&ew.equity)
+            .any(|(x, y)| (x - y).abs() > 1e-9));
+    }
+
+    #[test]
+    fn volatility_slippage_uses_the_atr_of_the_costs_section() {
+        let d = data();
+        let bars = d.bars.get("EURUSD").unwrap();
+        let base = run(&cfg(json!({})));
+        let c = cfg(json!({"slippage": {"model": "volatility", "source": "atr",
+                                        "multiplier": 0.1},
+                           "atr_period": 10}));
+        let with = run_config(&c, &d, true, false).unwrap();
+        let (a, b) = (&base.trades[0], &with.trades[0]);
+        assert_eq!(a.entry_time, b.entry_time);
+        // the signal bar's close fill sees the ATR(10) including the signal bar
+        let mut atr = Atr::new(10);
+        let mut v = 0.0;
+        for i in 0..bars.len() {
+            let bid = bars.bid_candle(i);
+            v = atr.update(bid.high, bid.low, bid.close).unwrap_or(0.0);
+            if bid.ts == b.entry_time {
+                break;
+            }
+        }
+        assert!(v > 0.0);
+        let slip = (b.entry_price - a.entry_price) * b.direction.sign();
+        assert!((slip - 0.1 * v).abs() < 1e-12, "{slip} vs {}", 0.1 * v);
+    }
+
+    #[test]
+    fn callbacks_are_looked_up_by_name() {
+        let mut c = cfg(json!({"commission": {"default": {"schema": "callback",
+                                                          "callback": "fee"}}}));
+        let e = run_config(&c, &data(), true, false).unwrap_err();
+        assert_eq!(e.code().code, 4002);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let n = Arc::clone(&calls);
+        let mut table = CostCallbacks::new();
+        table.insert(
+            "fee".into(),
+            CostCallback::new("fee", move |i: &ec::CostInputs| {
+                n.fetch_add(1, Ordering::Relaxed);
+                Ok(30.0 * i.notional / 1e6)
+            }),
+        );
+        c.cost_callbacks = Some(Arc::new(table));
+        let out = run_config(&c, &data(), true, false).unwrap();
+        let builtin = run(&cfg(json!({"commission": {"default":
+            {"schema": "per_million_notional", "rate": 30}}})));
+        assert_eq!(out.trades, builtin.trades);
+        assert_eq!(calls.load(Ordering::Relaxed), 2 * out.trades.len());
+        // the callback table is not part of the config's identity
+        let plain = cfg(json!({"commission": {"default": {"schema": "callback",
+                                                           "callback": "fee"}}}));
+        assert_eq!(c.config_id(), plain.config_id());
+    }
+
+    #[test]
+    fn parse_errors_name_the_path() {
+        let base = json!({
+            "symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001},
+            "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20, "sl_pips": 10,
+                                                         "tp_pips": 20}}});
+        let with = |costs: serde_json::Value| {
+            let mut v = base.clone();
+            v["costs"] = costs;
+            parse_config(&v.to_string()).unwrap_err().to_string()
+        };
+        let e = with(json!({"swap": {"long_points": 1, "nights": 3}}));
+        assert!(
+            e.starts_with("[1004] UNKNOWN_CONFIG_FIELD: unknown field costs.swap.nights"),
+            "{e}"
+        );
+        let e = with(
+            json!({"commission": {"default": {"schema": "sum", "parts": [
+            {"schema": "tiered", "tiers": [{"from": 0, "rate": 1, "to": 5}]}]}}}),
+        );
+        assert!(
+            e.contains("costs.commission.default.parts[0].tiers[0].to"),
+            "{e}"
+        );
+        let e = with(json!({"slippage": {"model": "volatile"}}));
+        assert!(
+            e.starts_with("[1003] INVALID_CONFIG: costs.slippage.model"),
+            "{e}"
+        );
+        assert!(e.contains("volatility"), "{e}");
+        let e = with(json!({"commission": {"default": {"schema": "formula",
+                                                        "formula": "lots *"}}}));
+        assert!(
+            e.starts_with("[1008] FORMULA_SYNTAX: costs.commission.default.formula:"),
+            "{e}"
+        );
+        assert!(e.contains("column 7"), "{e}");
+        let e = with(json!({"swap": {"triple_day": "someday"}}));
+        assert!(e.contains("costs.swap.triple_day"), "{e}");
+    }
+}

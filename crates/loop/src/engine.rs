@@ -267,7 +267,8 @@ impl Engine {
         want_equity: bool,
         record: bool,
     ) -> Result<Engine> {
-        let sim = ExecutionSimulator::new(cfg.simulator_config(), vec![cfg.symbol_spec()])?;
+        // Classic costs and the cost model trees (crate::costs).
+        let sim = cfg.simulator()?;
         let sym = sim.symbol_id(&cfg.symbol)?;
         let tm = &cfg.trade_management;
         let l = &cfg.limits;
@@ -604,6 +605,12 @@ fn run_bars(
         .as_ref()
         .filter(|t| t.atr_mult.is_some())
         .map(|t| Atr::new(t.atr_period as usize));
+    // Cost models that read `atr` (costs.atr_period): fills inside a bar see the ATR of the bars
+    // before it, fills at its close (and all of v1, which trades first) the ATR including it.
+    let mut cost_atr = eng
+        .sim
+        .needs_atr()
+        .then(|| Atr::new(cfg.costs.atr_period() as usize));
     let v1 = eng.variant == Variant::V1Parity;
     let last = stop - 1;
     // Only the Donchian strategy looks at the simulator's state.
@@ -613,6 +620,9 @@ fn run_bars(
     // Warm-up: indicators only.
     for i in 0..first {
         if let Some(a) = &mut tm_atr {
+            a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]);
+        }
+        if let Some(a) = &mut cost_atr {
             a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]);
         }
         eng.signals.clear();
@@ -635,11 +645,27 @@ fn run_bars(
             // Pending fills of this bar size from the last known equity.
             eng.sim.set_equity(eng.last_equity);
         }
+        let cost_atrs = cost_atr.as_mut().map(|a| {
+            let before = a.value().unwrap_or(0.0);
+            let after = a
+                .update(view.bid_high[i], view.bid_low[i], view.bid_close[i])
+                .unwrap_or(0.0);
+            (before, after)
+        });
         if v1 {
+            if let Some((_, after)) = cost_atrs {
+                eng.sim.set_market_context(eng.sym, after, None);
+            }
             eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
             eng.step_positions(bar, &view, i, atr)?;
         } else {
+            if let Some((before, _)) = cost_atrs {
+                eng.sim.set_market_context(eng.sym, before, None);
+            }
             eng.step_positions(bar, &view, i, atr)?;
+            if let Some((_, after)) = cost_atrs {
+                eng.sim.set_market_context(eng.sym, after, None);
+            }
             eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
         }
         let in_position = eng.has_open();
