@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _core, errors, plugins, specs, strategies
+from . import _core, costs, errors, plugins, specs, strategies
 from .config import grid, load_configs
 from .data import Bars, Ticks, load_bars, load_ticks, synthetic_bars
 from .errors import (
@@ -73,6 +73,8 @@ __all__ = [
     "RunResult",
     "OmegaWarning",
     "ExecutionSimulator",
+    # cost models
+    "costs",
     # plugins
     "hookimpl",
     "plugins",

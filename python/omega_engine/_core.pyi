@@ -14,6 +14,7 @@ import pyarrow as pa
 __all__ = [
     "__version__",
     "Bars",
+    "CostInputs",
     "ExecutionSimulator",
     "OmegaCoreError",
     "Ticks",
@@ -99,6 +100,42 @@ class Ticks:
     def __len__(self) -> int: ...
     def to_arrow(self) -> pa.Table: ...
 
+@final
+class CostInputs:
+    """What a ``PythonCallable`` cost model receives: the order's fields (the formula variables,
+    see ``omega_engine.costs``) and ``ts`` (µs since the epoch, UTC)."""
+
+    @property
+    def lots(self) -> float: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def notional(self) -> float: ...
+    @property
+    def contract_size(self) -> float: ...
+    @property
+    def pip(self) -> float: ...
+    @property
+    def side(self) -> float: ...
+    @property
+    def direction(self) -> float: ...
+    @property
+    def is_entry(self) -> float: ...
+    @property
+    def hour(self) -> float: ...
+    @property
+    def minute(self) -> float: ...
+    @property
+    def weekday(self) -> float: ...
+    @property
+    def atr(self) -> float: ...
+    @property
+    def spread(self) -> float: ...
+    @property
+    def u(self) -> float: ...
+    @property
+    def ts(self) -> int: ...
+
 def synthetic_bars(
     symbol: str,
     n: int,
@@ -125,6 +162,7 @@ def run_many(
     include_equity: bool = False,
     progress: Callable[[int, int], object] | None = None,
     memory_budget_bytes: int | None = None,
+    cost_callbacks: Mapping[str, Callable[[CostInputs], float]] | None = None,
     _panic_on_config: int | None = None,
 ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
     """Runs every config (GIL released, rayon pool of ``threads``); returns (summary, trades,

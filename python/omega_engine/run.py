@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from . import _core
 from . import config as _config
+from . import costs as _costs
 from . import data as _data
 from .errors import error_class, raise_error, translate
 
@@ -245,6 +246,12 @@ def run_many(
     items = _config.expand(configs)
     jsons = _config.prepare(items, defaults, list(data_map))
     sig = _signal_tables(signals)
+    # PythonCallable cost models the configs refer to (a batch using one runs on one thread).
+    callbacks = _costs.callbacks_for(jsons)
+    if callbacks and executor is not None:
+        raise_error("INVALID_PARAMETER",
+                    "executor: PythonCallable cost models run only in the local process "
+                    f"({', '.join(sorted(callbacks))}); use a Formula or run without executor")
     prog = _Progress(progress, len(jsons))
     try:
         with translate():
@@ -252,7 +259,7 @@ def run_many(
                 summary, trades, equity = _core.run_many(
                     jsons, bars, ticks=ticks, signals=sig, threads=nthreads,
                     include_trades=include_trades, include_equity=include_equity,
-                    progress=prog.callback,
+                    progress=prog.callback, cost_callbacks=callbacks or None,
                 )
             else:
                 from .distributed import run_core
