@@ -120,6 +120,20 @@ def test_dask_matches_local(configs, data, local, dask_client):
     assert seen[-1] == (n, n) and len(seen) == -(-n // 3)
 
 
+@needs_dask
+def test_walk_forward_on_dask_matches_local(dask_client):
+    from omega_engine.walk_forward import walk_forward
+
+    bars = oe.synthetic_bars("EURUSD", n=3000, timeframe="1h", seed=7)
+    grid = oe.grid(oe.strategies.SmaCross, fast=[4, 8], slow=[24, 48], sl_pips=[15], tp_pips=[30])
+    kw = {"train": "40D", "test": "15D", "min_trades": 1, "progress": False}
+    local_wf = walk_forward(grid, bars, threads=1, **kw)
+    dask_wf = walk_forward(grid, bars, executor=od.DaskExecutor(dask_client, chunk_size=1), **kw)
+    assert local_wf.windows.num_rows > 1 and local_wf.oos_trades.num_rows > 0
+    for name in ("windows", "oos_trades", "oos_equity"):
+        assert ipc(getattr(dask_wf, name)) == ipc(getattr(local_wf, name)), name
+
+
 @needs_ray
 def test_ray_matches_local(configs, data, local, ray_started):
     assert_same(oe.run_many(configs, data, executor=od.RayExecutor(chunk_size=4)), local)
