@@ -163,9 +163,9 @@ def _add(a: CostModel, b: CostModel) -> CostModel:
             or isinstance(b, PerSymbol):
         return Costs._of(a)._merge(Costs._of(b))
     if ka in ("fee", "any") and kb in ("fee", "any"):
-        return FeeSum(a, b)  # type: ignore[arg-type]
+        return FeeSum(a, b)
     if ka in ("slippage", "any") and kb in ("slippage", "any"):
-        return SlippageSum(a, b)  # type: ignore[arg-type]
+        return SlippageSum(a, b)
     return Costs._of(a)._merge(Costs._of(b))
 
 
@@ -350,6 +350,7 @@ class FeeSum(FeeModel):
 
     def __init__(self, *parts: CostModel) -> None:
         super().__init__()
+        self.parts: tuple[CostModel, ...]
         flat: list[CostModel] = []
         for p in parts:
             if _kind_of(p) not in ("fee", "any") or isinstance(p, PerSymbol):
@@ -419,6 +420,7 @@ class SlippageSum(SlippageModel):
     """The sum of slippage models' pips (random parts draw successive uniforms of the fill)."""
 
     def __init__(self, *parts: CostModel) -> None:
+        self.parts: tuple[CostModel, ...]
         flat: list[CostModel] = []
         for p in parts:
             if _kind_of(p) not in ("slippage", "any") or isinstance(p, PerSymbol):
@@ -534,7 +536,11 @@ class Costs(CostModel):
         field = _KIND_FIELD.get(_kind_of(m))
         if field is None:
             raise_error("INVALID_CONFIG", f"{type(m).__name__} cannot be used as costs")
-        return Costs(**{field: m})
+        if field == "commission":
+            return Costs(commission=m)
+        if field == "slippage":
+            return Costs(slippage=m)
+        return Costs(swap=m)
 
     def _merge(self, other: Costs) -> Costs:
         out = Costs(self.commission, self.slippage, self.swap, legacy_fee=self.legacy_fee,

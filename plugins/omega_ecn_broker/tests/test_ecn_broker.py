@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import omega_ecn_broker as ecn
-import pytest
-
 import omega_engine as oe
+import pytest
 
 
 def test_discovered_through_the_entry_point():

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+import omega_engine as oe
 import omega_retail_broker as retail
 import pyarrow.compute as pc
 import pytest
-
-import omega_engine as oe
 
 
 def test_discovered_through_the_entry_point():
