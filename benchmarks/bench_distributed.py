@@ -87,6 +87,8 @@ def main() -> None:
     }
     ray: Any = None
     if not args.skip_ray:
+        # Single-machine mode: Ray's services bind to and talk over 127.0.0.1.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         import ray
 
         ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)

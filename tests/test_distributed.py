@@ -94,6 +94,9 @@ def dask_client():
 def ray_started():
     if not HAVE_RAY:
         pytest.skip("ray not installed (pip install 'omega-engine[ray]')")
+    # Ray's "single machine" mode: every Ray service binds to and talks over 127.0.0.1 (read when
+    # ray is first imported).
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -137,6 +140,29 @@ def test_walk_forward_on_dask_matches_local(dask_client):
 @needs_ray
 def test_ray_matches_local(configs, data, local, ray_started):
     assert_same(oe.run_many(configs, data, executor=od.RayExecutor(chunk_size=4)), local)
+
+
+@needs_ray
+def test_ray_worker_killed_mid_run(configs, long_data, long_local, ray_started):
+    import psutil
+
+    killed = []
+
+    def kill_a_running_chunk(done, total):
+        if not killed:
+            running = [
+                p
+                for p in psutil.process_iter(["name"])
+                if (p.info["name"] or "").startswith("ray::omega-chunk")
+            ]
+            if running:
+                os.kill(running[0].pid, signal.SIGKILL)
+                killed.append(running[0].pid)
+
+    ex = od.RayExecutor(chunk_size=2)
+    result = oe.run_many(configs, long_data, executor=ex, progress=kill_a_running_chunk)
+    assert killed, "no chunk was running when the first one came back"
+    assert_same(result, long_local)
 
 
 @needs_dask
