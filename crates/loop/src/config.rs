@@ -275,8 +275,8 @@ pub enum FxRate {
     Series(Vec<(i64, f64)>),
 }
 
-/// `account`. When neither `risk_per_trade` nor `risk_percent` is given, `risk_per_trade`
-/// defaults to 100 (account currency).
+/// `account`. When none of `risk_per_trade`, `risk_percent` and `fixed_lots` is given,
+/// `risk_per_trade` defaults to 100 (account currency).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
@@ -288,6 +288,10 @@ pub struct AccountConfig {
     pub risk_per_trade: Option<f64>,
     #[serde(default)]
     pub risk_percent: Option<f64>,
+    /// A fixed size in lots for every trade instead of risk-based sizing (quantized like any
+    /// size). Left out of the canonical JSON when unset, so existing config ids do not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_lots: Option<f64>,
     /// Pair name (e.g. "EURUSD": 1 EUR = rate USD) → rate.
     #[serde(default)]
     pub fx_rates: BTreeMap<String, FxRate>,
@@ -300,6 +304,7 @@ impl Default for AccountConfig {
             initial_balance: default_initial_balance(),
             risk_per_trade: None,
             risk_percent: None,
+            fixed_lots: None,
             fx_rates: BTreeMap::new(),
         }
     }
@@ -368,6 +373,12 @@ pub struct LimitsConfig {
     pub exit_on_opposite_signal: bool,
     #[serde(default)]
     pub cooldown_bars: u32,
+    /// Skip the signals of a bar in which a position of this run closed: one order per bar,
+    /// the rule of engines where a stop exit takes the bar (vectorbt). Off by default (a new
+    /// entry may follow an exit in the same bar); left out of the canonical JSON when off, so
+    /// existing config ids do not change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_exit_bar_signals: bool,
     /// `[start_hour, end_hour]` UTC: new signals only in bars whose hour h satisfies
     /// start <= h < end (wrapping over midnight when start > end).
     #[serde(default)]
@@ -381,6 +392,7 @@ impl Default for LimitsConfig {
             direction: DirectionFilter::Both,
             exit_on_opposite_signal: false,
             cooldown_bars: 0,
+            skip_exit_bar_signals: false,
             session_hours: None,
         }
     }
@@ -950,7 +962,10 @@ impl RunConfig {
                 self.symbol_spec.quote_currency = Some(up[3..].to_string());
             }
         }
-        if self.account.risk_per_trade.is_none() && self.account.risk_percent.is_none() {
+        if self.account.risk_per_trade.is_none()
+            && self.account.risk_percent.is_none()
+            && self.account.fixed_lots.is_none()
+        {
             self.account.risk_per_trade = Some(100.0);
         }
     }
@@ -1039,6 +1054,15 @@ impl RunConfig {
                 }
             }
             (None, None) => {}
+        }
+        if let Some(l) = a.fixed_lots {
+            if a.risk_per_trade.is_some() || a.risk_percent.is_some() {
+                return Err(LoopError::config(
+                    "account.fixed_lots",
+                    "give one of risk_per_trade, risk_percent and fixed_lots",
+                ));
+            }
+            positive("account.fixed_lots", l)?;
         }
         for (pair, rate) in &a.fx_rates {
             let path = format!("account.fx_rates.{pair}");
@@ -1354,10 +1378,15 @@ impl RunConfig {
                 MinLotPolicy::Reject => ec::MinLotPolicy::Reject,
                 MinLotPolicy::Clamp => ec::MinLotPolicy::Clamp,
             },
-            risk: match (self.account.risk_per_trade, self.account.risk_percent) {
-                (_, Some(p)) => ec::RiskMode::Percent(p),
-                (Some(r), None) => ec::RiskMode::Fixed(r),
-                (None, None) => ec::RiskMode::Fixed(100.0),
+            risk: match (
+                self.account.fixed_lots,
+                self.account.risk_per_trade,
+                self.account.risk_percent,
+            ) {
+                (Some(l), _, _) => ec::RiskMode::FixedLots(l),
+                (None, _, Some(p)) => ec::RiskMode::Percent(p),
+                (None, Some(r), None) => ec::RiskMode::Fixed(r),
+                (None, None, None) => ec::RiskMode::Fixed(100.0),
             },
             account_currency: self.account.currency.clone(),
             initial_balance: self.account.initial_balance,
@@ -1483,6 +1512,55 @@ mod tests {
         assert_eq!(c.config_id_hex().len(), 16);
         assert_eq!(j, PINNED_CANONICAL);
         assert_eq!(c.config_id_hex(), PINNED_ID);
+    }
+
+    #[test]
+    fn fixed_lots_and_skip_exit_bar_signals() {
+        let c = parse_config(&with(&["account", "fixed_lots"], serde_json::json!(0.5))).unwrap();
+        assert_eq!(c.account.fixed_lots, Some(0.5));
+        assert_eq!(
+            c.account.risk_per_trade, None,
+            "no risk default next to fixed lots"
+        );
+        assert_eq!(
+            c.simulator_config().risk,
+            omega_exec_core::RiskMode::FixedLots(0.5)
+        );
+        let j = c.canonical_json();
+        assert!(j.contains(r#""fixed_lots":0.5"#), "{j}");
+        assert_eq!(parse_config(&j).unwrap(), c);
+        let m = parse_config(MINIMAL).unwrap();
+        assert_ne!(c.config_id(), m.config_id());
+        assert!(
+            !m.canonical_json().contains("fixed_lots"),
+            "unset: not in the id"
+        );
+        for (v, what) in [
+            (serde_json::json!(0.0), "> 0"),
+            (serde_json::json!(-1.0), "> 0"),
+        ] {
+            let e = parse_config(&with(&["account", "fixed_lots"], v)).unwrap_err();
+            assert!(e.to_string().contains("account.fixed_lots"), "{e} ({what})");
+        }
+        let mut both: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        both["account"] = serde_json::json!({"fixed_lots": 0.5, "risk_per_trade": 50.0});
+        let e = parse_config(&both.to_string()).unwrap_err();
+        assert!(e.to_string().contains("[1003]") && e.to_string().contains("account.fixed_lots"));
+
+        let s = parse_config(&with(
+            &["limits", "skip_exit_bar_signals"],
+            serde_json::json!(true),
+        ))
+        .unwrap();
+        assert!(s.limits.skip_exit_bar_signals);
+        assert!(s
+            .canonical_json()
+            .contains(r#""skip_exit_bar_signals":true"#));
+        assert!(
+            !m.canonical_json().contains("skip_exit_bar_signals"),
+            "off: not in the id"
+        );
+        assert_ne!(s.config_id(), m.config_id());
     }
 
     /// The canonical JSON of MINIMAL, and its FNV-1a 64 (cross-checked with an independent Python

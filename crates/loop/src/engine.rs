@@ -20,7 +20,9 @@
 //! over midnight when start > end; signals outside are ignored entirely); then
 //! `exit_on_opposite_signal` (open positions of the other direction close at the signal bar's
 //! close, reason `signal_exit`); then the `direction` filter; then `cooldown_bars` (with N > 0,
-//! signals in the exit bar and the N bars after any exit are skipped); then `max_open_positions`
+//! signals in the exit bar and the N bars after any exit are skipped) and
+//! `skip_exit_bar_signals` (signals in a bar where a position closed are skipped: one order per
+//! bar, as vectorbt); then `max_open_positions`
 //! (open positions plus pending orders). Skipped signals are counted in
 //! [`RunStats::signals_skipped`].
 //!
@@ -214,6 +216,7 @@ struct Engine {
     direction: DirectionFilter,
     exit_on_opposite: bool,
     cooldown: u64,
+    skip_exit_bar: bool,
     session: Option<(u32, u32)>,
     risk_percent: bool,
     // run state
@@ -293,6 +296,7 @@ impl Engine {
             direction: l.direction,
             exit_on_opposite: l.exit_on_opposite_signal,
             cooldown: u64::from(l.cooldown_bars),
+            skip_exit_bar: l.skip_exit_bar_signals,
             session: l.session_hours.map(|[a, b]| (a, b)),
             risk_percent: cfg.account.risk_percent.is_some(),
             last_exit_bar: None,
@@ -470,8 +474,9 @@ impl Engine {
                 DirectionFilter::Long => s.direction == Direction::Long,
                 DirectionFilter::Short => s.direction == Direction::Short,
             };
-            let cooling =
-                self.cooldown > 0 && self.last_exit_bar.is_some_and(|e| bar <= e + self.cooldown);
+            let cooling = (self.cooldown > 0
+                && self.last_exit_bar.is_some_and(|e| bar <= e + self.cooldown))
+                || (self.skip_exit_bar && self.last_exit_bar == Some(bar));
             if !allowed || cooling || self.sim.active_positions().len() >= self.max_open {
                 self.stats.signals_skipped += 1;
                 continue;
@@ -1177,6 +1182,15 @@ mod tests {
         );
         assert_eq!(entries(1), vec![0, 3 * M], "exit bar 1 and bar 2 skipped");
         assert_eq!(entries(2), vec![0], "bars 1, 2, 3 skipped");
+        // One order per bar: only the exit bar's signal is skipped.
+        let extra = serde_json::json!({"limits": {"skip_exit_bar_signals": true}});
+        let out = run_config(&cfg("v2", extra), &d, true, false).unwrap();
+        let e: Vec<i64> = out.trades.iter().map(|t| t.entry_time).collect();
+        assert_eq!(e, vec![0, 2 * M], "exit bar 1 skipped, bar 2 trades");
+        assert_eq!(
+            out.stats.signals_skipped, 2,
+            "bar 1 (exit bar) and bar 3 (position open)"
+        );
     }
 
     #[test]
