@@ -20,6 +20,7 @@ atomic: when it raises, the simulator is as it was before the call.
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -325,10 +326,20 @@ class ExecutionSimulator:
                        ask_close: float, reason: str = "signal_exit") -> None:
         """Closes an open position at the bar close on its exit side (timeout, signal_exit or
         end_of_data)."""
+        try:
+            pid = None if isinstance(position_id, bool) else operator.index(position_id)
+        except TypeError:
+            pid = None
+        if pid is None or not 0 <= pid < 2**64:
+            # Ids are u64 in the engine; anything else cannot name a position.
+            raise_error("INVALID_PARAMETER",
+                        f"position_id: expected an id >= 0 from active_positions, got "
+                        f"{position_id!r}")
         ts = to_timestamp_us(timestamp, "timestamp")
         assert ts is not None
         with translate():
-            self._sim.close_position(position_id, ts, float(bid_close), float(ask_close), reason)
+            self._sim.close_position(pid, ts, _price(bid_close, "bid_close"),
+                                     _price(ask_close, "ask_close"), str(reason))
 
     def cancel_pending(self, symbol: str) -> int:
         """Drops the pending orders of ``symbol``; returns how many."""

@@ -232,15 +232,18 @@ impl Bars {
             }
             None => {
                 let off = derive_offset("ask", spread_pips, pip_size)?;
-                (
-                    [
-                        shifted(&bid[0], off),
-                        shifted(&bid[1], off),
-                        shifted(&bid[2], off),
-                        shifted(&bid[3], off),
-                    ],
-                    true,
-                )
+                let derived = [
+                    shifted(&bid[0], off),
+                    shifted(&bid[1], off),
+                    shifted(&bid[2], off),
+                    shifted(&bid[3], off),
+                ];
+                // A finite spread and pip can still overflow (spread × pip, or bid + offset):
+                // the derived side must obey the same price rules as a given one.
+                for (c, name) in derived.iter().zip(ASK_COLUMNS) {
+                    check_prices(name, c)?;
+                }
+                (derived, true)
             }
         };
         check_timestamps("timestamp", &ts)?;
@@ -636,7 +639,12 @@ impl Ticks {
                 check_prices("ask", &a)?;
                 a
             }
-            None => shifted(&bid, derive_offset("ask", spread_pips, pip_size)?),
+            None => {
+                let derived = shifted(&bid, derive_offset("ask", spread_pips, pip_size)?);
+                // As for bars: a derived side that overflowed is not a valid price.
+                check_prices("ask", &derived)?;
+                derived
+            }
         };
         check_timestamps("timestamp", &ts)?;
         Ok(Ticks {
