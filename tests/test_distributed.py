@@ -124,6 +124,40 @@ def test_dask_matches_local(configs, data, local, dask_client):
 
 
 @needs_dask
+def test_ticks_signals_and_two_symbols_on_dask(data, dask_client):
+    # Every kind of data the batch can carry: bars of one symbol, ticks of another, and a
+    # precomputed signals table, each rebuilt on the workers.
+    n = 3_000
+    ts = pa.array(
+        [1_704_067_200_000_000 + i * 1_000_000 for i in range(n)], pa.timestamp("us", tz="UTC")
+    )
+    bid = [1.25 + 0.00001 * (i % 70) for i in range(n)]
+    ticks = oe.load_ticks(
+        "GBPUSD", pa.table({"timestamp": ts, "bid": bid, "ask": [b + 0.0001 for b in bid]})
+    )
+    signals = pa.table(
+        {
+            "timestamp": ts.take([10, 500, 1200]),
+            "symbol": ["GBPUSD"] * 3,
+            "direction": ["long", "short", "long"],
+            "stop_loss": [1.2490, 1.2515, 1.2490],
+            "take_profit": [1.2504, 1.2495, 1.2506],
+        }
+    )
+    configs = [
+        {"symbol": "EURUSD", "strategy": oe.strategies.SmaCross(5, 20, sl_pips=10, tp_pips=20)},
+        {"symbol": "GBPUSD", "strategy": oe.strategies.Signals()},
+        {"symbol": "EURUSD", "strategy": oe.strategies.SmaCross(8, 30, sl_pips=10, tp_pips=20)},
+    ]
+    configs = [{**c, "strategy": c["strategy"].to_config()} for c in configs]
+    both = {"EURUSD": data, "GBPUSD": ticks}
+    local = oe.run_many(configs, both, signals=signals, threads=1, progress=False)
+    assert set(local.trades.column("symbol").to_pylist()) == {"EURUSD", "GBPUSD"}
+    ex = od.DaskExecutor(dask_client, chunk_size=1)
+    assert_same(oe.run_many(configs, both, signals=signals, executor=ex, progress=False), local)
+
+
+@needs_dask
 def test_walk_forward_on_dask_matches_local(dask_client):
     from omega_engine.walk_forward import walk_forward
 

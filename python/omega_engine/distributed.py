@@ -19,7 +19,11 @@ same Rust batch as a local run, cut into chunks of configs:
   same class with the same code and message; when several chunks fail, the lowest-index one wins,
   as in a local run;
 * ``progress(done, total)`` is called in the caller after every finished chunk, and Ctrl-C cancels
-  every outstanding chunk before ``KeyboardInterrupt`` propagates.
+  every outstanding chunk (running ones included) before ``KeyboardInterrupt`` propagates.
+
+``run_many(..., threads=n, executor=...)`` sizes the rayon pool of every chunk (default: the
+executor's ``threads_per_task``, else the worker's share of its host's cores). Walk-forward passes
+its ``executor`` on to ``run_many``. Custom backends subclass :class:`Executor`.
 
 Neither Dask nor Ray is imported by ``import omega_engine``; they are optional extras
 (``omega_engine[dask]``, ``omega_engine[ray]``) imported when an executor is built.
