@@ -199,8 +199,19 @@ def test_ray_worker_killed_mid_run(configs, long_data, long_local, ray_started):
     assert_same(result, long_local)
 
 
+def set_allowed_failures(dask_scheduler, n):
+    old = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = n
+    return old
+
+
 @needs_dask
-def test_dask_worker_killed_mid_run(configs, long_data, long_local, dask_client):
+@pytest.mark.parametrize("allowed_failures", [None, 0], ids=["dask-reschedules", "resubmitted"])
+def test_dask_worker_killed_mid_run(configs, long_data, long_local, dask_client, allowed_failures):
+    # Dask reschedules the lost worker's chunks itself; with allowed-failures = 0 it gives up on
+    # a chunk at once (KilledWorker) and the executor submits it again.
+    if allowed_failures is not None:
+        old = dask_client.run_on_scheduler(set_allowed_failures, n=allowed_failures)
     before = dask_client.run(os.getpid)
     victim_addr, victim_pid = sorted(before.items())[0]
     state = {}
@@ -211,9 +222,18 @@ def test_dask_worker_killed_mid_run(configs, long_data, long_local, dask_client)
             os.kill(victim_pid, signal.SIGKILL)
 
     ex = od.DaskExecutor(dask_client, chunk_size=1)
-    result = oe.run_many(configs, long_data, executor=ex, progress=kill_after_first_chunk)
+    try:
+        result = oe.run_many(configs, long_data, executor=ex, progress=kill_after_first_chunk)
+    finally:
+        if allowed_failures is not None:
+            dask_client.run_on_scheduler(set_allowed_failures, n=old)
     assert state["busy"], "the killed worker had no chunk in flight"
     assert_same(result, long_local)
+    assert ex.last_chunks == len(configs)
+    if allowed_failures == 0:
+        assert ex.last_resubmitted >= 1
+    else:
+        assert ex.last_resubmitted == 0
     # The nanny restarted the worker: a new process took the dead one's place.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

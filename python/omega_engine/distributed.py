@@ -404,6 +404,10 @@ class Executor(ABC):
         self.chunk_size = chunk_size
         self.retries = retries
         self.threads_per_task = threads_per_task
+        #: Of the last batch: how many chunks it had, and how many times a chunk was submitted
+        #: again after its task was lost (a worker died and the engine gave up on the task).
+        self.last_chunks = 0
+        self.last_resubmitted = 0
 
     # -- backend hooks ------------------------------------------------------------------------
 
@@ -495,6 +499,7 @@ class Executor(ABC):
             include_equity=include_equity,
             progress=progress,
         )
+        self.last_chunks, self.last_resubmitted = len(chunks), 0
         results = self._drive(job)
         return _assemble([results[c.index] for c in chunks], include_trades, include_equity)
 
@@ -527,6 +532,7 @@ class Executor(ABC):
                         attempt = job.attempts.get(chunk.index, 0) + 1
                         if attempt <= self.retries:
                             job.attempts[chunk.index] = attempt
+                            self.last_resubmitted += 1
                             handle = self._reship(handle, job.payload)
                             pending[self._submit(handle, job, chunk, attempt)] = chunk
                             continue
