@@ -284,7 +284,8 @@ def test_worker_error_arrives_as_the_same_coded_exception(backend, data, request
 
 @needs_dask
 def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
-    # Two chunks of ~1.5 s, one per worker; a real SIGINT once both run.
+    # Two chunks of ~1.7 s, one per worker; a real SIGINT once both run. Without the worker-side
+    # stop they would keep running ~1.5 s after it.
     configs = [
         oe.strategies.SmaCross(fast, slow, sl_pips=20, tp_pips=40)
         for fast in range(5, 17)
@@ -325,7 +326,7 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
 
     # The scheduler forgets the chunks and the workers stop running them (Dask cannot interrupt
     # a task; the engine's progress poll on the worker does) well before they would have ended.
-    deadline = interrupted + 0.5
+    deadline = interrupted + 1.0
     while time.monotonic() < deadline and (
         dask_client.run_on_scheduler(omega_tasks) or any(dask_client.run(executing).values())
     ):

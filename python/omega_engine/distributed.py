@@ -675,7 +675,10 @@ class DaskExecutor(Executor):
         self.client: Any = client
 
     def _workers(self) -> dict[str, Any]:
-        info = self.client.scheduler_info(n_workers=-1)
+        try:
+            info = self.client.scheduler_info(n_workers=-1)  # all workers (distributed >= 2025.1)
+        except TypeError:
+            info = self.client.scheduler_info()  # older releases list all workers anyway
         workers: dict[str, Any] = info.get("workers", {})
         return workers
 
