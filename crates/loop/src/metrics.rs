@@ -445,7 +445,9 @@ impl MetricsAccumulator {
         } else {
             f64::NAN
         };
-        let years = (self.last_ts - self.first_ts) as f64 / YEAR_US;
+        // i128: timestamps anywhere in the i64 range are valid data, their difference may not
+        // fit an i64 (found by fuzzing: it overflowed).
+        let years = (i128::from(self.last_ts) - i128::from(self.first_ts)) as f64 / YEAR_US;
         let cagr = if self.bars > 1 && years > 0.0 && init > 0.0 {
             (final_equity / init).powf(1.0 / years) - 1.0
         } else {
