@@ -45,11 +45,14 @@ esac
 cd fuzz
 # One build for all targets (cargo fuzz run below finds it up to date).
 echo "== cargo fuzz build (sanitizer: $SANITIZER)"
-cargo fuzz build -O -s "$SANITIZER" "${TARGETS[@]/#/}" 2>&1 | grep -v "^\s*Compiling " || true
-if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-    echo "cargo fuzz build failed" >&2
+BUILD_TARGET=()
+if [ ${#TARGETS[@]} -eq 1 ]; then BUILD_TARGET=("${TARGETS[0]}"); fi
+if ! cargo fuzz build -O -s "$SANITIZER" "${BUILD_TARGET[@]}" > /tmp/omega-fuzz-build.log 2>&1; then
+    tail -40 /tmp/omega-fuzz-build.log >&2
+    echo "cargo fuzz build failed (log: /tmp/omega-fuzz-build.log)" >&2
     exit 1
 fi
+tail -1 /tmp/omega-fuzz-build.log
 for t in "${TARGETS[@]}"; do
     mkdir -p "corpus/$t"
     echo "== fuzz $t for ${SECONDS_PER_TARGET}s"

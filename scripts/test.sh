@@ -7,6 +7,11 @@ source scripts/setup.sh
 echo "== cargo fmt"; cargo fmt --all --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"; cargo test --quiet
+# Short coverage-guided fuzz run (about 20 s per target after one instrumented build; see
+# fuzz/README.md). The libFuzzer-free mutation run is already part of cargo test above.
+if [ -z "${OMEGA_SKIP_FUZZ:-}" ]; then
+    echo "== cargo fuzz (short)"; bash scripts/fuzz.sh --ci
+fi
 echo "== ruff"; ruff check python tests plugins
 echo "== pytest"
 set +e
