@@ -192,6 +192,10 @@ pub struct ExecutionSimulator {
     positions: Vec<Position>,
     index: HashMap<String, SymbolId>,
     core: Core,
+    /// Tests only: `evaluate_bar` always takes the general path, so that the quiet-bar path can
+    /// be compared with it.
+    #[cfg(test)]
+    force_general: bool,
 }
 
 fn finite_pos(field: String, v: f64) -> Result<()> {
@@ -205,7 +209,12 @@ fn finite_pos(field: String, v: f64) -> Result<()> {
     }
 }
 
+#[inline]
 fn check_candle(c: &Candle, side: &str) -> Result<()> {
+    // The common case in one branch (this runs every bar); the loop below names the field.
+    if c.open.is_finite() && c.high.is_finite() && c.low.is_finite() && c.close.is_finite() {
+        return Ok(());
+    }
     for (name, v) in [
         ("open", c.open),
         ("high", c.high),
@@ -737,6 +746,8 @@ impl ExecutionSimulator {
                 equity: balance,
                 next_id: 0,
             },
+            #[cfg(test)]
+            force_general: false,
         })
     }
 
@@ -1020,11 +1031,98 @@ impl ExecutionSimulator {
         Ok(outcome)
     }
 
+    /// The common bar of a bar loop, in one read-only pass and then in place: `v2`, valid
+    /// finite candles of the same time, no swap model on the symbol, no queued stop update, no
+    /// pending order of the symbol, and no open position of it that exits in this bar. Then the
+    /// bar changes only the open positions' `bars_held`/`best_price` (and the spread), exactly
+    /// as the general path would. Returns false, having changed nothing, otherwise.
+    #[inline(always)]
+    fn quiet_bar(&mut self, symbol: SymbolId, bid: &Candle, ask: &Candle) -> bool {
+        let core = &self.core;
+        let Some(st) = core.syms.get(symbol as usize) else {
+            return false;
+        };
+        if core.config.variant != Variant::V2
+            || st.swap.is_some()
+            || !core.queued.is_empty()
+            || ask.ts != bid.ts
+            || !(bid.open.is_finite()
+                && bid.high.is_finite()
+                && bid.low.is_finite()
+                && bid.close.is_finite()
+                && ask.open.is_finite()
+                && ask.high.is_finite()
+                && ask.low.is_finite()
+                && ask.close.is_finite())
+        {
+            return false;
+        }
+        let ts = bid.ts;
+        let (buf, gap_fills) = (st.buf, core.config.gap_fills);
+        for p in &self.positions {
+            if p.symbol != symbol {
+                continue;
+            }
+            if p.status == PositionStatus::Pending || p.placement_time >= ts || p.entry_time >= ts {
+                return false;
+            }
+            let candle = match p.direction {
+                Direction::Long => bid,
+                Direction::Short => ask,
+            };
+            if exit::candle_exit(
+                Variant::V2,
+                p.direction,
+                p.order_type,
+                p.stop_loss,
+                p.take_profit,
+                buf,
+                candle,
+                BarPhase::Normal,
+                gap_fills,
+            )
+            .is_some()
+            {
+                return false;
+            }
+        }
+        self.set_spread(symbol, ask.open - bid.open);
+        for p in self.positions.iter_mut().filter(|p| p.symbol == symbol) {
+            p.bars_held += 1;
+            p.best_price = match p.direction {
+                Direction::Long => p.best_price.max(bid.high),
+                Direction::Short => p.best_price.min(ask.low),
+            };
+        }
+        true
+    }
+
     /// Candle mode, one bar of one symbol: next_open fills, pending triggers (§2, with TTL) then
     /// exits (§3), each in creation order. Applies queued stop updates first (idempotent with an
     /// explicit [`Self::apply_queued_stop_updates`]). v2 needs the ask candle (2007); v1 falls back
     /// to the bid for shorts and long triggers.
+    #[inline]
     pub fn evaluate_bar(
+        &mut self,
+        symbol: SymbolId,
+        bid: &Candle,
+        ask: Option<&Candle>,
+    ) -> Result<()> {
+        #[cfg(test)]
+        if self.force_general {
+            return self.evaluate_bar_general(symbol, bid, ask);
+        }
+        if let Some(a) = ask {
+            if self.quiet_bar(symbol, bid, a) {
+                return Ok(());
+            }
+        }
+        self.evaluate_bar_general(symbol, bid, ask)
+    }
+
+    /// [`Self::evaluate_bar`] for every bar that is not quiet (see `quiet_bar`).
+    #[inline(never)]
+    fn evaluate_bar_general(
         &mut self,
         symbol: SymbolId,
         bid: &Candle,
@@ -1049,7 +1147,9 @@ impl ExecutionSimulator {
                 })
             }
         };
-        self.roll_swaps(symbol, bid.ts)?;
+        if self.core.syms[symbol as usize].swap.is_some() {
+            self.roll_swaps(symbol, bid.ts)?;
+        }
         self.set_spread(symbol, ask.open - bid.open);
         self.apply_queued_stop_updates();
         let ts = bid.ts;
@@ -1062,59 +1162,66 @@ impl ExecutionSimulator {
         };
         let mut err: Option<ExecError> = None;
 
-        // Pass 1: fills of held next_open market orders and pending triggers.
-        self.positions.retain_mut(|p| {
-            if err.is_some()
-                || p.symbol != symbol
-                || p.status != PositionStatus::Pending
-                || p.placement_time >= ts
-            {
-                return true;
-            }
-            let open = match p.direction {
-                Direction::Long => ask.open,
-                Direction::Short => bid.open,
-            };
-            let result = match p.order_type {
-                OrderType::Market => core.fill(p, ts, Some(ts), open, true, Some(open)),
-                _ => {
-                    if trigger::triggered_candle(
-                        p.direction,
-                        p.order_type,
-                        p.entry_price,
-                        bid,
-                        &ask,
-                    ) {
-                        let price = trigger::pending_fill(
-                            v,
+        // Pass 1: fills of held next_open market orders and pending triggers (skipped when no
+        // order of the symbol is pending, the common case of a bar loop).
+        let any_pending = self
+            .positions
+            .iter()
+            .any(|p| p.symbol == symbol && p.status == PositionStatus::Pending);
+        if any_pending {
+            self.positions.retain_mut(|p| {
+                if err.is_some()
+                    || p.symbol != symbol
+                    || p.status != PositionStatus::Pending
+                    || p.placement_time >= ts
+                {
+                    return true;
+                }
+                let open = match p.direction {
+                    Direction::Long => ask.open,
+                    Direction::Short => bid.open,
+                };
+                let result = match p.order_type {
+                    OrderType::Market => core.fill(p, ts, Some(ts), open, true, Some(open)),
+                    _ => {
+                        if trigger::triggered_candle(
                             p.direction,
                             p.order_type,
                             p.entry_price,
-                            open,
-                        );
-                        core.fill(p, ts, Some(ts), price, v == Variant::V2, None)
-                    } else {
-                        p.bars_pending += 1;
-                        if ttl.is_some_and(|t| p.bars_pending >= t) {
-                            core.stats.orders_expired += 1;
-                            return false;
+                            bid,
+                            &ask,
+                        ) {
+                            let price = trigger::pending_fill(
+                                v,
+                                p.direction,
+                                p.order_type,
+                                p.entry_price,
+                                open,
+                            );
+                            core.fill(p, ts, Some(ts), price, v == Variant::V2, None)
+                        } else {
+                            p.bars_pending += 1;
+                            if ttl.is_some_and(|t| p.bars_pending >= t) {
+                                core.stats.orders_expired += 1;
+                                return false;
+                            }
+                            return true;
                         }
-                        return true;
+                    }
+                };
+                match result {
+                    Ok(None) => true,
+                    Ok(Some(r)) => {
+                        core.reject(r);
+                        false
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        true
                     }
                 }
-            };
-            match result {
-                Ok(None) => true,
-                Ok(Some(r)) => {
-                    core.reject(r);
-                    false
-                }
-                Err(e) => {
-                    err = Some(e);
-                    true
-                }
-            }
-        });
+            });
+        }
         if let Some(e) = err {
             return Err(e);
         }
@@ -1459,3 +1566,7 @@ fn slip_has_callback(s: &SlippageSpec) -> bool {
 #[cfg(test)]
 #[path = "simulator_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "simulator_quiet_tests.rs"]
+mod quiet_tests;

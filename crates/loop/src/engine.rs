@@ -687,7 +687,7 @@ fn run_bars(
 impl Engine {
     /// Steps 1–3 of a bar: queued stops, triggers and exits, trade management. Skipped when the
     /// simulator holds nothing (then there is nothing to trigger, exit or manage).
-    #[inline]
+    #[inline(always)]
     fn step_positions(
         &mut self,
         bar: u64,
@@ -714,7 +714,7 @@ impl Engine {
     }
 
     /// Step 4 of a bar: the strategy, then the signals it emitted.
-    #[inline]
+    #[inline(always)]
     fn signal_step(
         &mut self,
         strategy: &mut Strategy,

@@ -201,7 +201,7 @@ impl Strategy {
     }
 
     /// Bar `i` closed: update the indicators and append this bar's signals to `out`.
-    #[inline]
+    #[inline(always)]
     pub fn on_bar(
         &mut self,
         bars: &BarView<'_>,

@@ -1,0 +1,166 @@
+//! The quiet-bar path of `evaluate_bar` (taken when nothing but per-bar bookkeeping can happen)
+//! against the general path: the same random sequences of bars, market and pending signals, stop
+//! updates and both variants through two simulators, one forced onto the general path; after
+//! every bar the positions, the closed records, the balance and the counters must be identical.
+
+use super::*;
+use crate::costs::{Commission, CommissionSchema};
+
+fn spec() -> SymbolSpec {
+    SymbolSpec {
+        symbol: "EURUSD".into(),
+        pip_size: 0.0001,
+        tick_size: None,
+        tick_value: None,
+        contract_size: 100_000.0,
+        volume_min: 0.01,
+        volume_step: 0.01,
+        volume_max: 100.0,
+        base_currency: "EUR".into(),
+        quote_currency: "USD".into(),
+        min_sl_distance_pips: None,
+    }
+}
+
+/// A small deterministic generator (SplitMix64): the test needs no seed from outside.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Prices on a 0.00001 grid, so levels and extremes often coincide exactly.
+fn tick(x: f64) -> f64 {
+    (x * 1e5).round() / 1e5
+}
+
+fn run(seed: u64, variant: Variant, gap_fills: bool) {
+    let mut c = Commission::new(CommissionSchema::PerLot(3.0));
+    c.min_fee = 0.5;
+    let config = SimulatorConfig {
+        variant,
+        gap_fills,
+        pip_buffer_factor: if seed.is_multiple_of(2) { 0.0 } else { 0.5 },
+        slippage: SlippageModel {
+            fixed_pips: 0.1,
+            random_pips: 0.3,
+        },
+        commission: Some(CommissionSet::uniform(c)),
+        pending_ttl_bars: Some(5),
+        base_seed: seed,
+        ..SimulatorConfig::default()
+    };
+    let mut quiet = ExecutionSimulator::new(config.clone(), vec![spec()]).unwrap();
+    let mut general = ExecutionSimulator::new(config, vec![spec()]).unwrap();
+    general.force_general = true;
+    let mut rng = Rng(seed);
+    let mut price = 1.1;
+    let (mut closed_q, mut closed_g) = (Vec::new(), Vec::new());
+    for k in 0..3_000i64 {
+        let ts = k * 60_000_000;
+        let open = tick(price);
+        let close = tick(open + (rng.unit() - 0.5) * 0.0010);
+        let high = tick(open.max(close) + rng.unit() * 0.0006);
+        let low = tick(open.min(close) - rng.unit() * 0.0006);
+        price = close;
+        let spread = tick(0.00001 * rng.below(3) as f64);
+        let bid = Candle {
+            ts,
+            open,
+            high,
+            low,
+            close,
+        };
+        let ask = Candle {
+            ts,
+            open: open + spread,
+            high: high + spread,
+            low: low + spread,
+            close: close + spread,
+        };
+        for sim in [&mut quiet, &mut general] {
+            sim.evaluate_bar(0, &bid, Some(&ask)).unwrap();
+        }
+        // Now and then a stop update (queued for the next bar) or a new signal.
+        if rng.below(40) == 0 {
+            if let Some(p) = quiet
+                .active_positions()
+                .iter()
+                .find(|p| p.status == PositionStatus::Open)
+            {
+                let (id, sl) = (p.id, p.stop_loss + p.direction.sign() * 0.0002);
+                quiet.queue_stop_update(id, sl, StopKind::Trailing);
+                general.queue_stop_update(id, sl, StopKind::Trailing);
+            }
+        }
+        if rng.below(8) == 0 {
+            let direction = if rng.below(2) == 0 {
+                Direction::Long
+            } else {
+                Direction::Short
+            };
+            let s = direction.sign();
+            let order_type = match rng.below(6) {
+                0 => OrderType::Limit,
+                1 => OrderType::Stop,
+                _ => OrderType::Market,
+            };
+            let entry = match order_type {
+                OrderType::Market => None,
+                OrderType::Limit => Some(tick(close - s * 0.0003)),
+                OrderType::Stop => Some(tick(close + s * 0.0003)),
+            };
+            let base = entry.unwrap_or(close);
+            let sl_pips = 3.0 + rng.below(15) as f64;
+            let signal = Signal {
+                ts,
+                symbol: 0,
+                direction,
+                order_type,
+                entry_price: entry,
+                stop_loss: tick(base - s * sl_pips * 0.0001),
+                take_profit: tick(base + s * 2.0 * sl_pips * 0.0001),
+                meta: k as u32,
+            };
+            let q = BarQuote {
+                bid,
+                ask: Some(ask),
+            };
+            let a = quiet.process_signal(&signal, &q).unwrap();
+            let b = general.process_signal(&signal, &q).unwrap();
+            assert_eq!(a, b, "seed {seed}, bar {k}");
+        }
+        quiet.drain_closed_into(&mut closed_q);
+        general.drain_closed_into(&mut closed_g);
+        assert_eq!(
+            quiet.active_positions(),
+            general.active_positions(),
+            "seed {seed}, bar {k}"
+        );
+        assert_eq!(closed_q, closed_g, "seed {seed}, bar {k}");
+        assert_eq!(quiet.balance(), general.balance(), "seed {seed}, bar {k}");
+        assert_eq!(quiet.stats(), general.stats(), "seed {seed}, bar {k}");
+    }
+    assert!(closed_q.len() > 50, "the sequence must close trades");
+}
+
+#[test]
+fn quiet_bars_match_the_general_path() {
+    for seed in 0..12 {
+        run(seed, Variant::V2, seed.is_multiple_of(3));
+        run(seed, Variant::V1Parity, seed % 3 == 1);
+    }
+}
