@@ -1017,8 +1017,16 @@ fn fixed_lots_ignore_the_stop_distance_and_record_the_risk_at_the_sl() {
         let p = s.active_positions();
         assert_eq!((p[0].lots, p[1].lots), (0.5, 0.5), "{variant:?}");
         // risk = lots * distance * value per price = 0.5 * 0.0020 * 100,000 = 100 (80 pips: 400)
-        assert!((p[0].risk_amount - 100.0).abs() < 1e-9, "{}", p[0].risk_amount);
-        assert!((p[1].risk_amount - 400.0).abs() < 1e-9, "{}", p[1].risk_amount);
+        assert!(
+            (p[0].risk_amount - 100.0).abs() < 1e-9,
+            "{}",
+            p[0].risk_amount
+        );
+        assert!(
+            (p[1].risk_amount - 400.0).abs() < 1e-9,
+            "{}",
+            p[1].risk_amount
+        );
     }
     // quantized like any size: 0.505 lots on a 0.01 step -> 0.5; below the minimum -> rejected
     let mut s = sim_with(SimulatorConfig {

@@ -86,7 +86,11 @@ impl Sma {
         if self.pos == p {
             self.pos = 0;
         }
-        self.value = if self.count == p { Some(self.sum * self.inv_period) } else { None };
+        self.value = if self.count == p {
+            Some(self.sum * self.inv_period)
+        } else {
+            None
+        };
         self.value
     }
 
