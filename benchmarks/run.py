@@ -38,8 +38,8 @@ import common as C  # noqa: E402
 
 #: Default repeats per engine and workload (medians are over these; a warm-up run comes first).
 REPEATS = {
-    "omega": {"W1": 7, "W2": 7, "W3": 3, "W4": 200, "W5": 3},
-    "vectorbt": {"W1": 5, "W2": 3, "W3": 1, "W5": 1},
+    "omega": {"W1": 25, "W2": 9, "W3": 3, "W4": 200, "W5": 3},
+    "vectorbt": {"W1": 9, "W2": 5, "W3": 1, "W5": 1},
     "backtesting": {"W1": 3, "W2": 1, "W3": 1, "W5": 1},
 }
 NAMES = {"omega": "omega_engine", "vectorbt": "vectorbt", "backtesting": "backtesting.py"}
