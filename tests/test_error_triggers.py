@@ -212,16 +212,23 @@ def t5005() -> None:
         sim._sim._panic_for_tests()
 
 
+def t1008() -> None:
+    # Born in Rust: the run config's commission formula is parsed by the loop's config parser.
+    cfg = _cfg(costs={"commission": {"default": {"schema": "formula", "formula": "1 +* lots"}}})
+    oe.run(cfg, _bars())
+
+
 TRIGGERS: dict[int, Callable[[], None]] = {
     1001: t1001, 1002: t1002, 1003: t1003, 1004: t1004, 1005: t1005, 1006: t1006, 1007: t1007,
-    1009: t1009, 2001: t2001, 2002: t2002, 2003: t2003, 2004: t2004, 2005: t2005, 2006: t2006,
-    2007: t2007, 2008: t2008, 3001: t3001, 3002: t3002, 4001: t4001, 4002: t4002, 5003: t5003,
-    5005: t5005,
+    1008: t1008, 1009: t1009, 2001: t2001, 2002: t2002, 2003: t2003, 2004: t2004, 2005: t2005,
+    2006: t2006, 2007: t2007, 2008: t2008, 3001: t3001, 3002: t3002, 4001: t4001, 4002: t4002,
+    5003: t5003, 5005: t5005,
 }
 
 #: A fragment each message must contain: the error names what was wrong.
 DETAIL: dict[int, str] = {
     1001: "threads", 1002: "XAUUSD", 1003: "symbol_spec", 1004: "bogus", 1005: "no_such_strategy",
+    1008: "column 4",
     1006: "JPY", 1007: "summary-only", 1009: "window", 2001: "bid_close", 2002: "bid_open",
     2003: "before the previous", 2004: "repeats", 2005: "bid_high", 2006: "11 rows",
     2007: "spread", 2008: "no rows", 3001: "bid_low", 3002: "int",
@@ -231,9 +238,6 @@ DETAIL: dict[int, str] = {
 
 #: Codes Python cannot make the engine raise, with the Rust test that raises them and why.
 RUST_ONLY: dict[int, tuple[str, str, str]] = {
-    1008: ("crates/exec-core/src/costs.rs", "formula_syntax_error_is_1008_with_column_and_caret",
-           "cost formulas are not reachable from a run config yet (exec-core only); add a "
-           "Python trigger once costs.formula is configurable"),
     5001: ("crates/loop/src/results.rs", "equity_rows_and_length_check",
            "an internal invariant (result builder fed inconsistent columns) that no input can "
            "violate"),
