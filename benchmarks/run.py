@@ -70,6 +70,9 @@ def worker(engine: str, workload: str, repeat: int, quick: bool, threads: int,
 
         out = bt_side.run(workload, repeat, quick)
     out["peak_rss_mb"] = C.peak_rss_mb()
+    if workload != "W4":
+        out["cpu_times"] = list(C.LAST_CPU)
+    out["loadavg"] = list(os.getloadavg())
     trade_list = out.pop("trade_list", None)
     if trade_list is not None:
         np.savez(result.with_suffix(".npz"), **trade_list)
@@ -213,12 +216,16 @@ def rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
                                      ("1,000-position exit pass", "exit_times", "positions")):
                     t = float(statistics.median(res[key]))
                     out.append({"workload": w, "label": f"W4 {kind}", "engine": e, "median_s": t,
-                                "ratio": None, "peak_mb": res["peak_rss_mb"],
+                                "ratio": None, "cpu_s": None, "cpu_ratio": None,
+                                "peak_mb": res["peak_rss_mb"],
                                 "base_mb": res["baseline_rss_mb"], "trades": None,
                                 "configs": None, "ns_per_unit": t * 1e9 / 1000, "unit": n,
                                 "repeat": len(res[key])})
                 continue
             t = med(res)
+            cpu = float(statistics.median(res["cpu_times"])) if res.get("cpu_times") else None
+            base_cpu = (float(statistics.median(base["cpu_times"]))
+                        if base is not None and base.get("cpu_times") else None)
             equal = base is not None and base["configs"] == res["configs"]
             bar_cfg = res["bars"] * res["configs"]
             if w == "W5":
@@ -226,6 +233,9 @@ def rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
             out.append({
                 "workload": w, "label": C.TITLES[w], "engine": e, "median_s": t,
                 "ratio": (t / med(base)) if (equal and e != "omega") else None,
+                "cpu_s": cpu,
+                "cpu_ratio": (cpu / base_cpu) if (equal and e != "omega" and cpu and base_cpu)
+                else None,
                 "subset": None if equal or e == "omega" else
                 f"{res['configs']} of {base['configs'] if base else '?'} configs",
                 "peak_mb": res["peak_rss_mb"], "base_mb": res["baseline_rss_mb"],
@@ -237,8 +247,8 @@ def rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def table_text(rs: list[dict[str, Any]]) -> str:
-    head = (f"{'workload':<42} {'engine':<15} {'median':>10} {'vs omega':>10} {'peak MB':>8} "
-            f"{'trades':>9} {'configs':>8} {'ns/unit':>10}")
+    head = (f"{'workload':<42} {'engine':<15} {'median':>10} {'vs omega':>10} {'CPU':>10} "
+            f"{'CPU vs':>8} {'peak MB':>8} {'trades':>9} {'configs':>8} {'ns/unit':>10}")
     lines = [head, "-" * len(head)]
     last = None
     for r in rs:
@@ -248,21 +258,32 @@ def table_text(rs: list[dict[str, Any]]) -> str:
                  (r.get("subset") and "subset" or "-"))
         lines.append(
             f"{label[:42]:<42} {NAMES[r['engine']]:<15} {fmt_s(r['median_s']):>10} {ratio:>10} "
+            f"{fmt_s(r['cpu_s']) if r['cpu_s'] else '':>10} "
+            f"{(format(r['cpu_ratio'], '.1f') + 'x') if r['cpu_ratio'] else '':>8} "
             f"{r['peak_mb']:>8.0f} {'' if r['trades'] is None else r['trades']:>9} "
             f"{'' if r['configs'] is None else r['configs']:>8} {r['ns_per_unit']:>10.1f}")
     return "\n".join(lines)
 
 
+def cpu_cell(r: dict[str, Any]) -> str:
+    if not r.get("cpu_s"):
+        return ""
+    ratio = f" ({r['cpu_ratio']:.1f}×)" if r.get("cpu_ratio") else ""
+    return fmt_s(r["cpu_s"]) + ratio
+
+
 def table_md(rs: list[dict[str, Any]]) -> str:
-    lines = ["| workload | engine | median | vs omega_engine | peak memory | trades | configs | "
-             "ns per unit |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| workload | engine | median wall | vs omega_engine | median CPU (vs) | "
+             "peak memory | trades | configs | ns per unit (wall) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rs:
         ratio = (f"{r['ratio']:.1f}× slower" if r["ratio"] is not None else
                  (f"({r['subset']})" if r.get("subset") else "—"))
         unit = r["unit"]
         lines.append(
             f"| {r['label']} | {NAMES[r['engine']]} | {fmt_s(r['median_s'])} | {ratio} | "
-            f"{r['peak_mb']:.0f} MB | {'' if r['trades'] is None else r['trades']} | "
+            f"{cpu_cell(r)} | {r['peak_mb']:.0f} MB | "
+            f"{'' if r['trades'] is None else r['trades']} | "
             f"{'' if r['configs'] is None else r['configs']} | {r['ns_per_unit']:.1f} / {unit} |")
     return "\n".join(lines)
 
@@ -285,6 +306,10 @@ def targets(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             ratio = med(w3["vectorbt"]) / med(w3["omega"])
             line += (f"; {ratio:.1f}x faster than vectorbt (target >= {TARGET_W3_RATIO:.0f}x: "
                      f"{'met' if ratio >= TARGET_W3_RATIO else 'NOT met'})")
+            if w3["omega"].get("cpu_times") and w3["vectorbt"].get("cpu_times"):
+                cr = (statistics.median(w3["vectorbt"]["cpu_times"])
+                      / statistics.median(w3["omega"]["cpu_times"]))
+                line += f"; {cr:.1f}x less CPU time"
         out.append(line)
     w4 = r.get("W4", {}).get("omega")
     if w4:
@@ -418,7 +443,8 @@ def main() -> int:
             res = run_worker(e, w, rep, a.quick, a.threads, a.timeout)
             results.setdefault(w, {})[e] = res
             print(f" median {fmt_s(med(res))}, peak {res['peak_rss_mb']:.0f} MB "
-                  f"({res['process_wall_s']:.1f} s in all)", flush=True)
+                  f"({res['process_wall_s']:.1f} s in all; load average "
+                  f"{res['loadavg'][0]:.1f})", flush=True)
 
     ok, checks = check_agreement(results)
     print()
