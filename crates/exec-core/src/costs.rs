@@ -139,26 +139,13 @@ impl Commission {
             CommissionSchema::PercentOfNotional(v) => ("percent_of_notional", v),
         };
         nonneg(&format!("{field}.{name}"), v)?;
-        nonneg(&format!("{field}.min_fee"), self.min_fee)?;
-        nonneg(&format!("{field}.multiplier"), self.multiplier)?;
-        if let Some(m) = self.max_fee {
-            nonneg(&format!("{field}.max_fee"), m)?;
-            if m < self.min_fee {
-                return Err(ExecError::invalid(
-                    format!("{field}.max_fee"),
-                    "max_fee must be >= min_fee",
-                ));
-            }
-        }
-        if let Some(c) = &self.currency {
-            if c.is_empty() {
-                return Err(ExecError::invalid(
-                    format!("{field}.currency"),
-                    "currency must not be empty",
-                ));
-            }
-        }
-        Ok(())
+        validate_limits(
+            field,
+            self.min_fee,
+            self.max_fee,
+            self.multiplier,
+            self.currency.as_deref(),
+        )
     }
 }
 
@@ -206,6 +193,50 @@ fn nonneg(field: &str, v: f64) -> Result<()> {
             format!("must be finite and >= 0, got {v}"),
         ))
     }
+}
+
+/// Checks the minimum, maximum, multiplier and currency that [`Commission`] and [`FeeTerms`]
+/// share (`field` names the model).
+fn validate_limits(
+    field: &str,
+    min_fee: f64,
+    max_fee: Option<f64>,
+    multiplier: f64,
+    currency: Option<&str>,
+) -> Result<()> {
+    nonneg(&format!("{field}.min_fee"), min_fee)?;
+    nonneg(&format!("{field}.multiplier"), multiplier)?;
+    if let Some(m) = max_fee {
+        nonneg(&format!("{field}.max_fee"), m)?;
+        if m < min_fee {
+            return Err(ExecError::invalid(
+                format!("{field}.max_fee"),
+                "max_fee must be >= min_fee",
+            ));
+        }
+    }
+    validate_currency(field, currency)
+}
+
+/// A fee or swap currency, when given, must not be empty (`{field}.currency`).
+fn validate_currency(field: &str, currency: Option<&str>) -> Result<()> {
+    if currency.is_some_and(str::is_empty) {
+        return Err(ExecError::invalid(
+            format!("{field}.currency"),
+            "currency must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+/// `min(max(raw, min_fee), max_fee) * multiplier`, in the fee currency.
+#[inline]
+fn clamp_fee(raw: f64, min_fee: f64, max_fee: Option<f64>, multiplier: f64) -> f64 {
+    let mut fee = raw.max(min_fee);
+    if let Some(m) = max_fee {
+        fee = fee.min(m);
+    }
+    fee * multiplier
 }
 
 pub(crate) fn validate_slippage(s: &SlippageModel) -> Result<()> {
@@ -352,36 +383,18 @@ impl Default for FeeTerms {
 
 impl FeeTerms {
     fn validate(&self, field: &str) -> Result<()> {
-        nonneg(&format!("{field}.min_fee"), self.min_fee)?;
-        nonneg(&format!("{field}.multiplier"), self.multiplier)?;
-        if let Some(m) = self.max_fee {
-            nonneg(&format!("{field}.max_fee"), m)?;
-            if m < self.min_fee {
-                return Err(ExecError::invalid(
-                    format!("{field}.max_fee"),
-                    "max_fee must be >= min_fee",
-                ));
-            }
-        }
-        if let Some(c) = &self.currency {
-            if c.is_empty() {
-                return Err(ExecError::invalid(
-                    format!("{field}.currency"),
-                    "currency must not be empty",
-                ));
-            }
-        }
-        Ok(())
+        validate_limits(
+            field,
+            self.min_fee,
+            self.max_fee,
+            self.multiplier,
+            self.currency.as_deref(),
+        )
     }
 
-    /// `min(max(raw, min_fee), max_fee) * multiplier`, in the fee currency.
     #[inline]
     fn clamp(&self, raw: f64) -> f64 {
-        let mut fee = raw.max(self.min_fee);
-        if let Some(m) = self.max_fee {
-            fee = fee.min(m);
-        }
-        fee * self.multiplier
+        clamp_fee(raw, self.min_fee, self.max_fee, self.multiplier)
     }
 }
 
@@ -677,13 +690,14 @@ impl FeeModel {
         if let Some(set) = commission {
             return Ok(match set.for_symbol(symbol) {
                 Some(c) => {
-                    let fee_ccy = c.currency.as_deref().unwrap_or(account_currency);
-                    let field = format!("commission[{symbol}].currency");
-                    let quote_to_fee = match c.schema {
-                        CommissionSchema::PerLot(_) => FxPath::IDENTITY,
-                        _ => fx.path(quote_currency, fee_ccy, &field)?,
-                    };
-                    let fee_to_account = fx.path(fee_ccy, account_currency, &field)?;
+                    let (quote_to_fee, fee_to_account) = fee_routes(
+                        c.currency.as_deref(),
+                        !matches!(c.schema, CommissionSchema::PerLot(_)),
+                        quote_currency,
+                        account_currency,
+                        fx,
+                        &format!("commission[{symbol}].currency"),
+                    )?;
                     FeeModel::Commission {
                         model: c.clone(),
                         quote_to_fee,
@@ -719,15 +733,15 @@ impl FeeModel {
         fx: &FxTable,
         field: &str,
     ) -> Result<FeeModel> {
-        let routes = |currency: &Option<String>, notional: bool| -> Result<(FxPath, FxPath)> {
-            let fee_ccy = currency.as_deref().unwrap_or(account_currency);
-            let f = format!("{field}[{symbol}].currency");
-            let quote_to_fee = if notional {
-                fx.path(quote_currency, fee_ccy, &f)?
-            } else {
-                FxPath::IDENTITY
-            };
-            Ok((quote_to_fee, fx.path(fee_ccy, account_currency, &f)?))
+        let routes = |currency: &Option<String>, notional: bool| {
+            fee_routes(
+                currency.as_deref(),
+                notional,
+                quote_currency,
+                account_currency,
+                fx,
+                &format!("{field}[{symbol}].currency"),
+            )
         };
         Ok(match spec {
             FeeSpec::Commission(c) => {
@@ -807,17 +821,8 @@ impl FeeModel {
                         p * (ctx.notional_quote() * quote_to_fee.factor(ctx.fx, ctx.ts)?)
                     }
                 };
-                let mut fee = raw.max(model.min_fee);
-                if let Some(m) = model.max_fee {
-                    fee = fee.min(m);
-                }
-                fee *= model.multiplier;
-                fee *= fee_to_account.factor(ctx.fx, ctx.ts)?;
-                Ok(match ctx.variant {
-                    Variant::V2 => fee,
-                    // v1 rounded commissions half-even to cents.
-                    Variant::V1Parity => round_half_even_cents(fee),
-                })
+                let fee = clamp_fee(raw, model.min_fee, model.max_fee, model.multiplier);
+                finish_fee(fee, fee_to_account, ctx)
             }
             FeeModel::Legacy {
                 model,
@@ -907,6 +912,25 @@ impl FeeModel {
             _ => false,
         }
     }
+}
+
+/// The currency routes of a fee in `currency` (`None`: the account currency): quote -> fee
+/// currency (identity when the fee does not read the notional) and fee -> account currency.
+fn fee_routes(
+    currency: Option<&str>,
+    notional: bool,
+    quote_currency: &str,
+    account_currency: &str,
+    fx: &FxTable,
+    field: &str,
+) -> Result<(FxPath, FxPath)> {
+    let fee_ccy = currency.unwrap_or(account_currency);
+    let quote_to_fee = if notional {
+        fx.path(quote_currency, fee_ccy, field)?
+    } else {
+        FxPath::IDENTITY
+    };
+    Ok((quote_to_fee, fx.path(fee_ccy, account_currency, field)?))
 }
 
 /// Converts a fee-currency amount into the account currency; v1 rounds half-even to cents.

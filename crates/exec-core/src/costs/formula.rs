@@ -480,6 +480,17 @@ const PREFIX_POWER: u8 = 15;
 /// Binding power of `?` (the lowest).
 const TERNARY_POWER: u8 = 1;
 
+/// The two-character operators, tried before the one-character ones (`<=` before `<`).
+const TWO_CHAR_OPS: [(&[u8; 2], BinOp); 7] = [
+    (b"||", BinOp::Or),
+    (b"&&", BinOp::And),
+    (b"==", BinOp::Eq),
+    (b"!=", BinOp::Ne),
+    (b"<=", BinOp::Le),
+    (b">=", BinOp::Ge),
+    (b"**", BinOp::Pow),
+];
+
 fn lex(src: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
     let b = src.as_bytes();
     let mut out = Vec::new();
@@ -491,7 +502,6 @@ fn lex(src: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
             continue;
         }
         let start = i;
-        let two = |s: &[u8]| b.get(i..i + 2) == Some(s);
         let kind =
             if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
                 let (v, end) = lex_number(src, i)?;
@@ -510,27 +520,12 @@ fn lex(src: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
                     pos: start,
                 });
                 continue;
-            } else if two(b"||") {
+            } else if let Some(&(_, op)) = TWO_CHAR_OPS
+                .iter()
+                .find(|(s, _)| b.get(i..i + 2) == Some(&s[..]))
+            {
                 i += 1;
-                Tok::Op(BinOp::Or)
-            } else if two(b"&&") {
-                i += 1;
-                Tok::Op(BinOp::And)
-            } else if two(b"==") {
-                i += 1;
-                Tok::Op(BinOp::Eq)
-            } else if two(b"!=") {
-                i += 1;
-                Tok::Op(BinOp::Ne)
-            } else if two(b"<=") {
-                i += 1;
-                Tok::Op(BinOp::Le)
-            } else if two(b">=") {
-                i += 1;
-                Tok::Op(BinOp::Ge)
-            } else if two(b"**") {
-                i += 1;
-                Tok::Op(BinOp::Pow)
+                Tok::Op(op)
             } else {
                 match c {
                     b'<' => Tok::Op(BinOp::Lt),

@@ -186,15 +186,7 @@ impl SwapModel {
                 ),
             ));
         }
-        if let Some(c) = &self.currency {
-            if c.is_empty() {
-                return Err(ExecError::invalid(
-                    format!("{field}.currency"),
-                    "currency must not be empty",
-                ));
-            }
-        }
-        Ok(())
+        super::validate_currency(field, self.currency.as_deref())
     }
 
     /// The first rollover instant at or after `ts`.
