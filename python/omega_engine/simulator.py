@@ -222,16 +222,7 @@ class ExecutionSimulator:
             if bts != ts:
                 raise_error("INVALID_PARAMETER",
                             f"bid_candle.timestamp: {bts} is not the signal's timestamp {ts}")
-        sl = _price(_get(signal, "stop_loss", "sl"), "signal.stop_loss")
-        tp = _price(_get(signal, "take_profit", "tp"), "signal.take_profit")
-        with translate():
-            status, pid, rej = self._sim.process_signal(
-                ts, str(_get(signal, "symbol")), str(_get(signal, "direction")),
-                _text(_get(signal, "order_type", "type")), entry, sl, tp, bid, ask,
-                _text(_get(signal, "reason")), _text(_get(signal, "scenario")),
-                _text(_get(signal, "tags")),
-            )
-        return {"status": status, "position_id": pid, "reject_reason": rej}
+        return self._submit(self._sim.process_signal, ts, signal, entry, bid, ask)
 
     def process_signals_batch(self, signals: Any, bid: Any = None, ask: Any = None) -> pa.Table:
         """Every row of a signals table (DESIGN §3 columns) in order, each against its signal
@@ -296,10 +287,17 @@ class ExecutionSimulator:
         entry = _opt_price(_get(signal, "entry_price", "entry"), "signal.entry_price")
         bid = _price(_get(tick, "bid"), "tick.bid")
         ask = _price(_get(tick, "ask"), "tick.ask")
+        return self._submit(self._sim.process_signal_tick, ts, signal, entry, bid, ask)
+
+    @staticmethod
+    def _submit(process: Any, ts: int, signal: Any, entry: float | None, bid: Any,
+                ask: Any) -> dict[str, Any]:
+        """Reads the signal's stops, symbol, direction, type and metadata and hands it to
+        ``process`` (``process_signal`` on candles or ``process_signal_tick``)."""
         sl = _price(_get(signal, "stop_loss", "sl"), "signal.stop_loss")
         tp = _price(_get(signal, "take_profit", "tp"), "signal.take_profit")
         with translate():
-            status, pid, rej = self._sim.process_signal_tick(
+            status, pid, rej = process(
                 ts, str(_get(signal, "symbol")), str(_get(signal, "direction")),
                 _text(_get(signal, "order_type", "type")), entry, sl, tp, bid, ask,
                 _text(_get(signal, "reason")), _text(_get(signal, "scenario")),
