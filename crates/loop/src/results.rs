@@ -444,92 +444,92 @@ fn ts_builder(capacity: usize) -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC")
 }
 
-/// Builds the trades table from whole runs.
-pub struct TradesBuilder {
-    config_index: UInt64Builder,
-    config_id: StringBuilder,
-    symbol: StringBuilder,
-    direction: StringBuilder,
-    order_type: StringBuilder,
-    placement_time: TimestampMicrosecondBuilder,
-    entry_time: TimestampMicrosecondBuilder,
-    trigger_time: TimestampMicrosecondBuilder,
-    exit_time: TimestampMicrosecondBuilder,
-    entry_price: Float64Builder,
-    exit_price: Float64Builder,
-    lots: Float64Builder,
-    initial_stop_loss: Float64Builder,
-    initial_take_profit: Float64Builder,
-    stop_loss: Float64Builder,
-    take_profit: Float64Builder,
-    reason: StringBuilder,
-    gross_pnl: Float64Builder,
-    fees: Float64Builder,
-    entry_fee: Float64Builder,
-    exit_fee: Float64Builder,
-    swap: Float64Builder,
-    net_pnl: Float64Builder,
-    r_multiple: Float64Builder,
-    in_entry_candle: BooleanBuilder,
-    ambiguous: BooleanBuilder,
-    signal_reason: StringBuilder,
-    signal_scenario: StringBuilder,
-    signal_tags: StringBuilder,
-    rows: usize,
+/// Declares a result-table builder from one list of columns, in the table's column order (the
+/// order of its `*_COLUMNS` declaration): the struct with one Arrow builder per column, `new`
+/// (each builder from its expression, with `$cap` the row capacity), `Default`, `len`,
+/// `is_empty` and `finish`, which hands the columns over in the listed order.
+macro_rules! table_builder {
+    (
+        $(#[$meta:meta])*
+        $name:ident => $schema:ident, |$cap:ident| { $($col:ident: $ty:ty = $init:expr,)* }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($col: $ty,)*
+            rows: usize,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new(0)
+            }
+        }
+
+        impl $name {
+            pub fn new($cap: usize) -> Self {
+                $name {
+                    $($col: $init,)*
+                    rows: 0,
+                }
+            }
+
+            pub fn len(&self) -> usize {
+                self.rows
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.rows == 0
+            }
+
+            pub fn finish(mut self) -> Result<RecordBatch> {
+                let cols: Vec<ArrayRef> = vec![$(Arc::new(self.$col.finish()),)*];
+                batch($schema(), cols)
+            }
+        }
+    };
 }
 
-impl Default for TradesBuilder {
-    fn default() -> Self {
-        Self::new(0)
+fn str_builder(capacity: usize, bytes_per_row: usize) -> StringBuilder {
+    StringBuilder::with_capacity(capacity, capacity * bytes_per_row)
+}
+
+table_builder! {
+    /// Builds the trades table from whole runs.
+    TradesBuilder => trades_schema, |cap| {
+        // Same order as TRADES_COLUMNS (a unit test checks every column by name).
+        config_index: UInt64Builder = UInt64Builder::with_capacity(cap),
+        config_id: StringBuilder = str_builder(cap, 16),
+        symbol: StringBuilder = str_builder(cap, 8),
+        direction: StringBuilder = str_builder(cap, 8),
+        order_type: StringBuilder = str_builder(cap, 8),
+        placement_time: TimestampMicrosecondBuilder = ts_builder(cap),
+        entry_time: TimestampMicrosecondBuilder = ts_builder(cap),
+        trigger_time: TimestampMicrosecondBuilder = ts_builder(cap),
+        exit_time: TimestampMicrosecondBuilder = ts_builder(cap),
+        entry_price: Float64Builder = Float64Builder::with_capacity(cap),
+        exit_price: Float64Builder = Float64Builder::with_capacity(cap),
+        lots: Float64Builder = Float64Builder::with_capacity(cap),
+        initial_stop_loss: Float64Builder = Float64Builder::with_capacity(cap),
+        initial_take_profit: Float64Builder = Float64Builder::with_capacity(cap),
+        stop_loss: Float64Builder = Float64Builder::with_capacity(cap),
+        take_profit: Float64Builder = Float64Builder::with_capacity(cap),
+        reason: StringBuilder = str_builder(cap, 8),
+        gross_pnl: Float64Builder = Float64Builder::with_capacity(cap),
+        fees: Float64Builder = Float64Builder::with_capacity(cap),
+        entry_fee: Float64Builder = Float64Builder::with_capacity(cap),
+        exit_fee: Float64Builder = Float64Builder::with_capacity(cap),
+        swap: Float64Builder = Float64Builder::with_capacity(cap),
+        net_pnl: Float64Builder = Float64Builder::with_capacity(cap),
+        r_multiple: Float64Builder = Float64Builder::with_capacity(cap),
+        in_entry_candle: BooleanBuilder = BooleanBuilder::with_capacity(cap),
+        ambiguous: BooleanBuilder = BooleanBuilder::with_capacity(cap),
+        signal_reason: StringBuilder = StringBuilder::new(),
+        signal_scenario: StringBuilder = StringBuilder::new(),
+        signal_tags: StringBuilder = StringBuilder::new(),
     }
 }
 
 impl TradesBuilder {
-    pub fn new(capacity: usize) -> Self {
-        let s = || StringBuilder::with_capacity(capacity, capacity * 8);
-        let f = || Float64Builder::with_capacity(capacity);
-        TradesBuilder {
-            config_index: UInt64Builder::with_capacity(capacity),
-            config_id: StringBuilder::with_capacity(capacity, capacity * 16),
-            symbol: s(),
-            direction: s(),
-            order_type: s(),
-            placement_time: ts_builder(capacity),
-            entry_time: ts_builder(capacity),
-            trigger_time: ts_builder(capacity),
-            exit_time: ts_builder(capacity),
-            entry_price: f(),
-            exit_price: f(),
-            lots: f(),
-            initial_stop_loss: f(),
-            initial_take_profit: f(),
-            stop_loss: f(),
-            take_profit: f(),
-            reason: s(),
-            gross_pnl: f(),
-            fees: f(),
-            entry_fee: f(),
-            exit_fee: f(),
-            swap: f(),
-            net_pnl: f(),
-            r_multiple: f(),
-            in_entry_candle: BooleanBuilder::with_capacity(capacity),
-            ambiguous: BooleanBuilder::with_capacity(capacity),
-            signal_reason: StringBuilder::new(),
-            signal_scenario: StringBuilder::new(),
-            signal_tags: StringBuilder::new(),
-            rows: 0,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
     /// Appends one run's trades. `meta` resolves `ClosedPosition::meta` to the signal's
     /// reason/scenario/tags (the `signals` strategy); without it those columns are null.
     pub fn append_run(
@@ -576,80 +576,21 @@ impl TradesBuilder {
         }
         self.rows += trades.len();
     }
-
-    pub fn finish(mut self) -> Result<RecordBatch> {
-        // Same order as TRADES_COLUMNS (a unit test checks every column by name).
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.config_index.finish()),
-            Arc::new(self.config_id.finish()),
-            Arc::new(self.symbol.finish()),
-            Arc::new(self.direction.finish()),
-            Arc::new(self.order_type.finish()),
-            Arc::new(self.placement_time.finish()),
-            Arc::new(self.entry_time.finish()),
-            Arc::new(self.trigger_time.finish()),
-            Arc::new(self.exit_time.finish()),
-            Arc::new(self.entry_price.finish()),
-            Arc::new(self.exit_price.finish()),
-            Arc::new(self.lots.finish()),
-            Arc::new(self.initial_stop_loss.finish()),
-            Arc::new(self.initial_take_profit.finish()),
-            Arc::new(self.stop_loss.finish()),
-            Arc::new(self.take_profit.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.gross_pnl.finish()),
-            Arc::new(self.fees.finish()),
-            Arc::new(self.entry_fee.finish()),
-            Arc::new(self.exit_fee.finish()),
-            Arc::new(self.swap.finish()),
-            Arc::new(self.net_pnl.finish()),
-            Arc::new(self.r_multiple.finish()),
-            Arc::new(self.in_entry_candle.finish()),
-            Arc::new(self.ambiguous.finish()),
-            Arc::new(self.signal_reason.finish()),
-            Arc::new(self.signal_scenario.finish()),
-            Arc::new(self.signal_tags.finish()),
-        ];
-        batch(trades_schema(), cols)
-    }
 }
 
-/// Builds the equity table from whole runs.
-pub struct EquityBuilder {
-    config_index: UInt64Builder,
-    config_id: StringBuilder,
-    timestamp: TimestampMicrosecondBuilder,
-    balance: Float64Builder,
-    equity: Float64Builder,
-    rows: usize,
-}
-
-impl Default for EquityBuilder {
-    fn default() -> Self {
-        Self::new(0)
+table_builder! {
+    /// Builds the equity table from whole runs.
+    EquityBuilder => equity_schema, |cap| {
+        // Same order as EQUITY_COLUMNS.
+        config_index: UInt64Builder = UInt64Builder::with_capacity(cap),
+        config_id: StringBuilder = str_builder(cap, 16),
+        timestamp: TimestampMicrosecondBuilder = ts_builder(cap),
+        balance: Float64Builder = Float64Builder::with_capacity(cap),
+        equity: Float64Builder = Float64Builder::with_capacity(cap),
     }
 }
 
 impl EquityBuilder {
-    pub fn new(capacity: usize) -> Self {
-        EquityBuilder {
-            config_index: UInt64Builder::with_capacity(capacity),
-            config_id: StringBuilder::with_capacity(capacity, capacity * 16),
-            timestamp: ts_builder(capacity),
-            balance: Float64Builder::with_capacity(capacity),
-            equity: Float64Builder::with_capacity(capacity),
-            rows: 0,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
     /// Appends one run's equity series (three equally long slices; 5001 otherwise).
     pub fn append_run(
         &mut self,
@@ -678,17 +619,6 @@ impl EquityBuilder {
         self.equity.append_slice(equity);
         self.rows += n;
         Ok(())
-    }
-
-    pub fn finish(mut self) -> Result<RecordBatch> {
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.config_index.finish()),
-            Arc::new(self.config_id.finish()),
-            Arc::new(self.timestamp.finish()),
-            Arc::new(self.balance.finish()),
-            Arc::new(self.equity.finish()),
-        ];
-        batch(equity_schema(), cols)
     }
 }
 
