@@ -83,6 +83,26 @@ fn check_len(column: &str, len: usize, expected: usize) -> Result<()> {
     Ok(())
 }
 
+/// 2008 for a table without rows (`what`: "bars" or "ticks").
+fn check_not_empty(what: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(LoopError::data(
+            codes::EMPTY_DATA,
+            "timestamp",
+            None,
+            format!("{what} hold no rows"),
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_prices`] over the four price columns of one side.
+fn check_side_prices(names: [&str; 4], cols: &[ScalarBuffer<f64>; 4]) -> Result<()> {
+    cols.iter()
+        .zip(names)
+        .try_for_each(|(c, name)| check_prices(name, c))
+}
+
 fn check_prices(column: &str, values: &[f64]) -> Result<()> {
     for (row, &v) in values.iter().enumerate() {
         if !v.is_finite() {
@@ -199,14 +219,7 @@ impl Bars {
         pip_size: Option<f64>,
     ) -> Result<Bars> {
         let n = ts.len();
-        if n == 0 {
-            return Err(LoopError::data(
-                codes::EMPTY_DATA,
-                "timestamp",
-                None,
-                "bars hold no rows",
-            ));
-        }
+        check_not_empty("bars", n)?;
         for (c, name) in bid.iter().zip(BID_COLUMNS) {
             check_len(name, c.len(), n)?;
         }
@@ -218,31 +231,20 @@ impl Bars {
         if let Some(v) = &volume {
             check_len("volume", v.len(), n)?;
         }
-        for (c, name) in bid.iter().zip(BID_COLUMNS) {
-            check_prices(name, c)?;
-        }
+        check_side_prices(BID_COLUMNS, &bid)?;
         check_ohlc("bid", &bid)?;
         let (ask, derived_ask) = match ask {
             Some(a) => {
-                for (c, name) in a.iter().zip(ASK_COLUMNS) {
-                    check_prices(name, c)?;
-                }
+                check_side_prices(ASK_COLUMNS, &a)?;
                 check_ohlc("ask", &a)?;
                 (a, false)
             }
             None => {
                 let off = derive_offset("ask", spread_pips, pip_size)?;
-                let derived = [
-                    shifted(&bid[0], off),
-                    shifted(&bid[1], off),
-                    shifted(&bid[2], off),
-                    shifted(&bid[3], off),
-                ];
+                let derived = bid.each_ref().map(|c| shifted(c, off));
                 // A finite spread and pip can still overflow (spread × pip, or bid + offset):
                 // the derived side must obey the same price rules as a given one.
-                for (c, name) in derived.iter().zip(ASK_COLUMNS) {
-                    check_prices(name, c)?;
-                }
+                check_side_prices(ASK_COLUMNS, &derived)?;
                 (derived, true)
             }
         };
@@ -621,14 +623,7 @@ impl Ticks {
         pip_size: Option<f64>,
     ) -> Result<Ticks> {
         let n = ts.len();
-        if n == 0 {
-            return Err(LoopError::data(
-                codes::EMPTY_DATA,
-                "timestamp",
-                None,
-                "ticks hold no rows",
-            ));
-        }
+        check_not_empty("ticks", n)?;
         check_len("bid", bid.len(), n)?;
         if let Some(a) = &ask {
             check_len("ask", a.len(), n)?;

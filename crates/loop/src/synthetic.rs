@@ -290,24 +290,20 @@ mod tests {
             assert!(s > 0.0 && s < 0.002, "row {i}: spread {s}");
             assert!((a.ask_high()[i] - a.bid_high()[i] - s).abs() < 1e-9);
         }
+        // Mean of `value(row)` over the bars opening in UTC hour `h`.
+        let mean_at_hour = |h: i64, value: &dyn Fn(usize) -> f64| {
+            let v: Vec<f64> = (0..a.len())
+                .filter(|&i| a.ts()[i].rem_euclid(US_PER_DAY) / US_PER_HOUR == h)
+                .map(value)
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
         // Session-dependent spread: rollover wider than the London session on average.
-        let mean_spread = |h: i64| {
-            let v: Vec<f64> = (0..a.len())
-                .filter(|&i| a.ts()[i].rem_euclid(US_PER_DAY) / US_PER_HOUR == h)
-                .map(|i| a.ask_close()[i] - a.bid_close()[i])
-                .collect();
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        assert!(mean_spread(21) > 2.0 * mean_spread(10));
+        let spread = |i: usize| a.ask_close()[i] - a.bid_close()[i];
+        assert!(mean_at_hour(21, &spread) > 2.0 * mean_at_hour(10, &spread));
         // Seasonality: the overlap moves more than the Asian session.
-        let mean_range = |h: i64| {
-            let v: Vec<f64> = (0..a.len())
-                .filter(|&i| a.ts()[i].rem_euclid(US_PER_DAY) / US_PER_HOUR == h)
-                .map(|i| a.bid_high()[i] - a.bid_low()[i])
-                .collect();
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        assert!(mean_range(14) > 1.5 * mean_range(3));
+        let range = |i: usize| a.bid_high()[i] - a.bid_low()[i];
+        assert!(mean_at_hour(14, &range) > 1.5 * mean_at_hour(3, &range));
         // Plausible price level after two weeks.
         let last = *a.bid_close().last().unwrap();
         assert!(last > 0.9 && last < 1.3, "{last}");
