@@ -448,6 +448,27 @@ fn unused<T>(path: &str, v: &Option<T>, what: &str) -> Result<()> {
     }
 }
 
+/// The `formula` and `callback` fields of a fee or slippage node, each `(node is of that kind,
+/// value)`: required (a formula that parses, a non-empty name) for its kind, unused otherwise.
+fn formula_and_callback(
+    path: &str,
+    what: &str,
+    (is_formula, formula): (bool, &Option<String>),
+    (is_callback, callback): (bool, &Option<String>),
+) -> Result<()> {
+    let f = |name: &str| format!("{path}.{name}");
+    if is_formula {
+        parse_formula(&f("formula"), required(&f("formula"), formula, what)?)?;
+    } else {
+        unused(&f("formula"), formula, what)?;
+    }
+    if is_callback {
+        callback_name(&f("callback"), required(&f("callback"), callback, what)?)
+    } else {
+        unused(&f("callback"), callback, what)
+    }
+}
+
 fn validate_commission(path: &str, m: &CommissionModelConfig, depth: usize) -> Result<()> {
     let what = format!("schema {:?}", m.schema.name());
     let f = |name: &str| format!("{path}.{name}");
@@ -510,19 +531,12 @@ fn validate_commission(path: &str, m: &CommissionModelConfig, depth: usize) -> R
         unused(&f("rate_kind"), &m.rate_kind, &what)?;
         unused(&f("basis"), &m.basis, &what)?;
     }
-    if m.schema == CommissionSchema::Formula {
-        parse_formula(&f("formula"), required(&f("formula"), &m.formula, &what)?)?;
-    } else {
-        unused(&f("formula"), &m.formula, &what)?;
-    }
-    if m.schema == CommissionSchema::Callback {
-        callback_name(
-            &f("callback"),
-            required(&f("callback"), &m.callback, &what)?,
-        )?;
-    } else {
-        unused(&f("callback"), &m.callback, &what)?;
-    }
+    formula_and_callback(
+        path,
+        &what,
+        (m.schema == CommissionSchema::Formula, &m.formula),
+        (m.schema == CommissionSchema::Callback, &m.callback),
+    )?;
     if m.schema == CommissionSchema::Sum {
         let parts = required(&f("parts"), &m.parts, &what)?;
         if depth > 8 {
@@ -573,19 +587,12 @@ fn validate_slippage(path: &str, s: &SlippageConfig, top: bool, depth: usize) ->
         unused(&f("random_multiplier"), &s.random_multiplier, &what)?;
         unused(&f("max_pips"), &s.max_pips, &what)?;
     }
-    if kind == SlippageKind::Formula {
-        parse_formula(&f("formula"), required(&f("formula"), &s.formula, &what)?)?;
-    } else {
-        unused(&f("formula"), &s.formula, &what)?;
-    }
-    if kind == SlippageKind::Callback {
-        callback_name(
-            &f("callback"),
-            required(&f("callback"), &s.callback, &what)?,
-        )?;
-    } else {
-        unused(&f("callback"), &s.callback, &what)?;
-    }
+    formula_and_callback(
+        path,
+        &what,
+        (kind == SlippageKind::Formula, &s.formula),
+        (kind == SlippageKind::Callback, &s.callback),
+    )?;
     if kind == SlippageKind::Sum {
         if depth > 8 {
             return Err(LoopError::config(
