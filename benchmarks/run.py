@@ -44,6 +44,8 @@ REPEATS = {
 }
 NAMES = {"omega": "omega_engine", "vectorbt": "vectorbt", "backtesting": "backtesting.py"}
 COLORS = {"omega": "#2a6fdb", "vectorbt": "#e07b39", "backtesting": "#7a7a7a"}
+SHORT = {"W1": "W1 EURUSD H1, 1 config", "W2": "W2 1M M1 bars, 1 config",
+         "W3": "W3 1,000-config sweep", "W5": "W5 walk-forward 12×200"}
 #: Targets of issue 9 (benchmarks, not assertions).
 TARGET_W2_NS_PER_BAR = 10.0
 TARGET_W3_RATIO = 40.0
@@ -343,25 +345,32 @@ def chart(rs: list[dict[str, Any]], path: Path, env: dict[str, Any]) -> None:
                 ys.append(j + (k - 1) * height)
                 xs.append(r[key])
                 if key == "median_s":
-                    labels.append(f"{r['ratio']:.0f}×" if r["ratio"] else
-                                  (r["subset"] or "") if r.get("subset") else fmt_s(r[key]))
+                    if r["ratio"]:
+                        labels.append(f"{fmt_s(r[key])} ({r['ratio']:.1f}×)")
+                    elif r.get("subset"):
+                        labels.append(f"{fmt_s(r[key])} ({r['subset']})")
+                    else:
+                        labels.append(fmt_s(r[key]))
                 else:
                     labels.append(f"{r[key]:.0f}")
+            if not ys:
+                continue
             bars = ax.barh(ys, xs, height=height, color=COLORS[e], label=NAMES[e])
             ax.bar_label(bars, labels=labels, padding=3, fontsize=7)
         ax.set_yticks(range(len(ws)))
-        ax.set_yticklabels([C.TITLES[w].split(",")[0].replace(" (backtesting.py's 5,000 bars)",
-                                                                  "") for w in ws], fontsize=8)
+        ax.set_yticklabels([SHORT[w] for w in ws], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         if key == "median_s":
             ax.set_xscale("log")
-            ax.legend(fontsize=7, loc="lower right")
-        ax.margins(x=0.25)
+        ax.margins(x=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(f"omega_engine vs vectorbt vs backtesting.py (aligned mode; "
-                 f"{env['cpu']}, {env['cores']} cores)", fontsize=9)
-    fig.tight_layout()
+                 f"{env['cpu']}, {env['cores']} cores; × = time relative to omega_engine)",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
@@ -409,12 +418,26 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600.0, help="per worker, seconds")
     ap.add_argument("--update-docs", action="store_true",
                     help="copy the chart to docs/performance.png")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the chart and table.md from results/results.json, run nothing")
     ap.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         engine, workload = a.worker
         worker(engine, workload, a.repeat or 1, a.quick, a.threads, a.result)
+        return 0
+
+    if a.replot:
+        saved = json.loads((C.RESULTS / "results.json").read_text())
+        rs = rows(saved["results"])
+        (C.RESULTS / "table.md").write_text(table_md(rs) + "\n")
+        chart(rs, C.RESULTS / "performance.png", saved["environment"])
+        print(table_text(rs))
+        if a.update_docs:
+            (C.HERE.parent / "docs").mkdir(exist_ok=True)
+            shutil.copyfile(C.RESULTS / "performance.png",
+                            C.HERE.parent / "docs" / "performance.png")
         return 0
 
     workloads = [w.strip().upper() for w in a.workloads.split(",") if w.strip()]
