@@ -464,22 +464,11 @@ impl PySimulator {
             let batch = py.detach(|| -> PyResult<RecordBatch> {
                 let table = SignalTable::from_record_batch(&sig_batch).map_err(to_py)?;
                 let n = table.len();
-                let side = |b: &RecordBatch, what: &str| -> PyResult<[ScalarBuffer<f64>; 4]> {
-                    if b.num_rows() != n {
-                        return Err(coded(
-                            codes::BID_ASK_MISMATCH,
-                            format!("{what}: has {} rows, signals has {n}", b.num_rows()),
-                        ));
-                    }
-                    Ok([
-                        f64_column(b, "open", what)?,
-                        f64_column(b, "high", what)?,
-                        f64_column(b, "low", what)?,
-                        f64_column(b, "close", what)?,
-                    ])
-                };
-                let b = side(&bid_batch, "bid")?;
-                let a = ask_batch.as_ref().map(|x| side(x, "ask")).transpose()?;
+                let b = ohlc_columns(&bid_batch, "bid", n, "signals")?;
+                let a = ask_batch
+                    .as_ref()
+                    .map(|x| ohlc_columns(x, "ask", n, "signals"))
+                    .transpose()?;
                 let bid_ts = timestamp_column(&bid_batch, "timestamp", "bid")?;
                 let ask_ts = ask_batch
                     .as_ref()
@@ -494,27 +483,8 @@ impl PySimulator {
                     let mut last_sym: Option<(String, SymbolId)> = None;
                     for i in 0..n {
                         let r = i as u32;
-                        let name = table.symbol(r);
-                        let sym = match &last_sym {
-                            Some((s, id)) if s == name => *id,
-                            _ => {
-                                let id = st.sim.symbol_id(name).map_err(|e| {
-                                    coded(
-                                        e.code(),
-                                        format!("{} (signal row {i})", strip_code(&e.to_string())),
-                                    )
-                                })?;
-                                last_sym = Some((name.to_string(), id));
-                                id
-                            }
-                        };
-                        let row_err = |e: omega_exec_core::ExecError| {
-                            let code = e.code();
-                            coded(
-                                code,
-                                format!("{} (signal row {i})", strip_code(&e.to_string())),
-                            )
-                        };
+                        let sym =
+                            cached_symbol(&st.sim, &mut last_sym, table.symbol(r), "signal", i)?;
                         let ts = table.ts(r);
                         let meta = st.push_meta(
                             table.reason(r).map(str::to_string),
@@ -532,25 +502,13 @@ impl PySimulator {
                             meta,
                         };
                         let bar = BarQuote {
-                            bid: Candle {
-                                ts: bid_ts[i],
-                                open: b[0][i],
-                                high: b[1][i],
-                                low: b[2][i],
-                                close: b[3][i],
-                            },
-                            ask: match (&a, &ask_ts) {
-                                (Some(a), Some(at)) => Some(Candle {
-                                    ts: at[i],
-                                    open: a[0][i],
-                                    high: a[1][i],
-                                    low: a[2][i],
-                                    close: a[3][i],
-                                }),
-                                _ => None,
-                            },
+                            bid: candle_at(&bid_ts, &b, i),
+                            ask: ask_candle_at(&a, &ask_ts, i),
                         };
-                        let o = st.sim.process_signal(&s, &bar).map_err(row_err)?;
+                        let o = st
+                            .sim
+                            .process_signal(&s, &bar)
+                            .map_err(|e| row_error(&e, "signal", i))?;
                         let (stat, id, rej) = outcome_tuple(o);
                         rows.append_value(r);
                         status.append_value(stat);
@@ -614,22 +572,11 @@ impl PySimulator {
             let fixed_sym = symbol.map(|s| self.symbol(s)).transpose()?;
             py.detach(|| {
                 let n = bid_batch.num_rows();
-                let cols = |b: &RecordBatch, what: &str| -> PyResult<[ScalarBuffer<f64>; 4]> {
-                    if b.num_rows() != n {
-                        return Err(coded(
-                            codes::BID_ASK_MISMATCH,
-                            format!("{what}: has {} rows, bid has {n}", b.num_rows()),
-                        ));
-                    }
-                    Ok([
-                        f64_column(b, "open", what)?,
-                        f64_column(b, "high", what)?,
-                        f64_column(b, "low", what)?,
-                        f64_column(b, "close", what)?,
-                    ])
-                };
-                let b = cols(&bid_batch, "bid")?;
-                let a = ask_batch.as_ref().map(|x| cols(x, "ask")).transpose()?;
+                let b = ohlc_columns(&bid_batch, "bid", n, "bid")?;
+                let a = ask_batch
+                    .as_ref()
+                    .map(|x| ohlc_columns(x, "ask", n, "bid"))
+                    .transpose()?;
                 let bid_ts = timestamp_column(&bid_batch, "timestamp", "bid")?;
                 let ask_ts = ask_batch
                     .as_ref()
@@ -652,49 +599,15 @@ impl PySimulator {
                                         format!("bid.symbol: null at row {i}"),
                                     ));
                                 }
-                                let name = names.value(i);
-                                match &last {
-                                    Some((s, id)) if s == name => *id,
-                                    _ => {
-                                        let id = st.sim.symbol_id(name).map_err(|e| {
-                                            coded(
-                                                e.code(),
-                                                format!(
-                                                    "{} (bar row {i})",
-                                                    strip_code(&e.to_string())
-                                                ),
-                                            )
-                                        })?;
-                                        last = Some((name.to_string(), id));
-                                        id
-                                    }
-                                }
+                                cached_symbol(&st.sim, &mut last, names.value(i), "bar", i)?
                             }
                             (None, None) => unreachable_symbol()?,
                         };
-                        let bc = Candle {
-                            ts: bid_ts[i],
-                            open: b[0][i],
-                            high: b[1][i],
-                            low: b[2][i],
-                            close: b[3][i],
-                        };
-                        let ac = match (&a, &ask_ts) {
-                            (Some(a), Some(at)) => Some(Candle {
-                                ts: at[i],
-                                open: a[0][i],
-                                high: a[1][i],
-                                low: a[2][i],
-                                close: a[3][i],
-                            }),
-                            _ => None,
-                        };
-                        st.sim.evaluate_bar(sym, &bc, ac.as_ref()).map_err(|e| {
-                            coded(
-                                e.code(),
-                                format!("{} (bar row {i})", strip_code(&e.to_string())),
-                            )
-                        })?;
+                        let bc = candle_at(&bid_ts, &b, i);
+                        let ac = ask_candle_at(&a, &ask_ts, i);
+                        st.sim
+                            .evaluate_bar(sym, &bc, ac.as_ref())
+                            .map_err(|e| row_error(&e, "bar", i))?;
                         st.drain();
                     }
                     Ok(st.closed.len() - before)
@@ -1006,6 +919,80 @@ impl PySimulator {
 
 fn unreachable_symbol() -> PyResult<SymbolId> {
     Err(coded(codes::INTERNAL_ERROR, "no symbol for the bar"))
+}
+
+/// The open/high/low/close columns of the candle table `what`, which must have `n` rows like
+/// the table `rows_of` (2006 otherwise).
+fn ohlc_columns(
+    b: &RecordBatch,
+    what: &str,
+    n: usize,
+    rows_of: &str,
+) -> PyResult<[ScalarBuffer<f64>; 4]> {
+    if b.num_rows() != n {
+        return Err(coded(
+            codes::BID_ASK_MISMATCH,
+            format!("{what}: has {} rows, {rows_of} has {n}", b.num_rows()),
+        ));
+    }
+    Ok([
+        f64_column(b, "open", what)?,
+        f64_column(b, "high", what)?,
+        f64_column(b, "low", what)?,
+        f64_column(b, "close", what)?,
+    ])
+}
+
+/// Row `i` of a candle table's columns.
+#[inline]
+fn candle_at(ts: &[i64], ohlc: &[ScalarBuffer<f64>; 4], i: usize) -> Candle {
+    Candle {
+        ts: ts[i],
+        open: ohlc[0][i],
+        high: ohlc[1][i],
+        low: ohlc[2][i],
+        close: ohlc[3][i],
+    }
+}
+
+/// Row `i` of the optional ask table's columns.
+#[inline]
+fn ask_candle_at(
+    ohlc: &Option<[ScalarBuffer<f64>; 4]>,
+    ts: &Option<ScalarBuffer<i64>>,
+    i: usize,
+) -> Option<Candle> {
+    match (ohlc, ts) {
+        (Some(a), Some(at)) => Some(candle_at(at, a, i)),
+        _ => None,
+    }
+}
+
+/// The id of the symbol `name`, looked up only when it differs from the previous row's (`last`);
+/// an unknown one is reported with its row (`what`: "signal" or "bar").
+fn cached_symbol(
+    sim: &ExecutionSimulator,
+    last: &mut Option<(String, SymbolId)>,
+    name: &str,
+    what: &str,
+    i: usize,
+) -> PyResult<SymbolId> {
+    if let Some((s, id)) = last {
+        if s == name {
+            return Ok(*id);
+        }
+    }
+    let id = sim.symbol_id(name).map_err(|e| row_error(&e, what, i))?;
+    *last = Some((name.to_string(), id));
+    Ok(id)
+}
+
+/// A simulator error re-coded with the table row it came from (`what`: "signal" or "bar").
+fn row_error(e: &omega_exec_core::ExecError, what: &str, i: usize) -> PyErr {
+    coded(
+        e.code(),
+        format!("{} ({what} row {i})", strip_code(&e.to_string())),
+    )
 }
 
 /// `[NNNN] NAME: detail` → `detail` (the caller re-codes it with a row suffix).
