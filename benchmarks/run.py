@@ -408,8 +408,8 @@ def environment(threads: int) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="W3 on 100 configs for omega and vectorbt (2 for backtesting.py), smaller W5 "
-                         "subset for backtesting.py; nothing is extrapolated")
+                    help="W3 on 100 configs for omega and vectorbt (2 for backtesting.py), "
+                         "smaller W5 subset for backtesting.py; nothing is extrapolated")
     ap.add_argument("--workloads", default=",".join(C.WORKLOADS))
     ap.add_argument("--engines", default=",".join(C.ENGINES))
     ap.add_argument("--repeat", type=int, default=None, help="repeats for every timing")
