@@ -7,7 +7,7 @@ are left out of the config.
 
 >>> from omega_engine.strategies import SmaCross
 >>> SmaCross(10, 50, sl_pips=20, tp_pips=40).to_config()
-{'name': 'sma_cross', 'params': {'fast': 10, 'slow': 50, 'sl_pips': 20, 'tp_pips': 40}}
+{'name': 'sma_cross', 'params': {'sl_pips': 20, 'tp_pips': 40, 'fast': 10, 'slow': 50}}
 
 The engine validates every value (ranges, consistency) and names the field on error; the classes
 here only check types so that the config has the right JSON shape.
