@@ -34,6 +34,24 @@ pub enum BarPhase {
     FillBar,
 }
 
+/// Whether SL or TP lies inside candle `c` for `direction`, i.e. exactly when [`candle_exit`]
+/// returns `Some` (any phase, any variant): the same two comparisons, without building the hit.
+/// The simulator's quiet-bar test uses it on every bar a position is open.
+#[inline(always)]
+pub fn touches(
+    direction: Direction,
+    stop_loss: f64,
+    take_profit: f64,
+    buf: f64,
+    c: &Candle,
+) -> bool {
+    let (sl_hit, tp_hit) = match direction {
+        Direction::Long => (c.low <= stop_loss + buf, c.high >= take_profit - buf),
+        Direction::Short => (c.high >= stop_loss - buf, c.low <= take_profit + buf),
+    };
+    sl_hit | tp_hit
+}
+
 /// Evaluates one open position against its exit-side candle (`bid` for long, `ask` for short).
 #[allow(clippy::too_many_arguments)]
 #[inline]
