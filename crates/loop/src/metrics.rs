@@ -405,6 +405,11 @@ impl MetricsAccumulator {
         self.bars
     }
 
+    /// Of those, bars fed with `in_position` set.
+    pub fn bars_in_position(&self) -> u64 {
+        self.bars_in_position
+    }
+
     /// Final metrics from the engine's run counters.
     pub fn finish(self, stats: &crate::engine::RunStats) -> Metrics {
         self.finish_with(&stats.totals())
