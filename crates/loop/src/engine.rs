@@ -533,8 +533,7 @@ impl Engine {
             balance
         };
         self.last_equity = equity;
-        self.stats.bars += 1;
-        self.stats.bars_in_position += u64::from(in_position);
+        // `stats.bars`/`bars_in_position` are read from the metrics at the end (same counts).
         self.metrics.on_bar(ts, equity, in_position);
         if let Some(e) = &mut self.equity {
             e.ts.push(ts);
@@ -559,6 +558,8 @@ impl Engine {
         self.stats.fees_total = s.fees_total;
         self.stats.final_balance = self.sim.balance();
         self.stats.final_equity = self.last_equity;
+        self.stats.bars = self.metrics.bars();
+        self.stats.bars_in_position = self.metrics.bars_in_position();
         let open_at_end: Vec<Position> = self
             .sim
             .active_positions()
@@ -580,9 +581,12 @@ impl Engine {
     }
 }
 
+/// Bars (ticks) between two polls of the cancel flag; a power of two (see [`check_cancel`]).
+const CANCEL_POLL: usize = 0x1000;
+
 #[inline]
 fn check_cancel(cancel: Option<&AtomicBool>, k: usize) -> Result<()> {
-    if k & 0xFFF == 0 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+    if k & (CANCEL_POLL - 1) == 0 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
         return Err(LoopError::Cancelled);
     }
     Ok(())
@@ -639,47 +643,51 @@ fn run_bars(
     // keeps the full view: `signals` looks at the next bar's time, which may lie after `end`.
     let full = view;
     let view = view.prefix(stop);
-    for i in first..stop {
-        check_cancel(cancel, i - first)?;
-        let bar = (i - first) as u64;
-        let atr = match &mut tm_atr {
-            Some(a) => a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]),
-            None => None,
-        };
-        if eng.risk_percent {
-            // Pending fills of this bar size from the last known equity.
-            eng.sim.set_equity(eng.last_equity);
-        }
-        let cost_atrs = cost_atr.as_mut().map(|a| {
-            let before = a.value().unwrap_or(0.0);
-            let after = a
-                .update(view.bid_high[i], view.bid_low[i], view.bid_close[i])
-                .unwrap_or(0.0);
-            (before, after)
-        });
-        if v1 {
-            if let Some((_, after)) = cost_atrs {
-                eng.sim.set_market_context(eng.sym, after, None);
+    // The cancel flag is polled every 4096 bars (at bars 0, 4096, ...): once per chunk, so the
+    // per-bar loop has no test for it.
+    for chunk in (first..stop).step_by(CANCEL_POLL) {
+        check_cancel(cancel, 0)?;
+        for i in chunk..stop.min(chunk + CANCEL_POLL) {
+            let bar = (i - first) as u64;
+            let atr = match &mut tm_atr {
+                Some(a) => a.update(view.bid_high[i], view.bid_low[i], view.bid_close[i]),
+                None => None,
+            };
+            if eng.risk_percent {
+                // Pending fills of this bar size from the last known equity.
+                eng.sim.set_equity(eng.last_equity);
             }
-            eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
-            eng.step_positions(bar, &view, i, atr)?;
-        } else {
-            if let Some((before, _)) = cost_atrs {
-                eng.sim.set_market_context(eng.sym, before, None);
+            let cost_atrs = cost_atr.as_mut().map(|a| {
+                let before = a.value().unwrap_or(0.0);
+                let after = a
+                    .update(view.bid_high[i], view.bid_low[i], view.bid_close[i])
+                    .unwrap_or(0.0);
+                (before, after)
+            });
+            if v1 {
+                if let Some((_, after)) = cost_atrs {
+                    eng.sim.set_market_context(eng.sym, after, None);
+                }
+                eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
+                eng.step_positions(bar, &view, i, atr)?;
+            } else {
+                if let Some((before, _)) = cost_atrs {
+                    eng.sim.set_market_context(eng.sym, before, None);
+                }
+                eng.step_positions(bar, &view, i, atr)?;
+                if let Some((_, after)) = cost_atrs {
+                    eng.sim.set_market_context(eng.sym, after, None);
+                }
+                eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
             }
-            eng.step_positions(bar, &view, i, atr)?;
-            if let Some((_, after)) = cost_atrs {
-                eng.sim.set_market_context(eng.sym, after, None);
+            let in_position = eng.has_open();
+            let (ts, bid_close, ask_close) = (view.ts[i], view.bid_close[i], view.ask_close[i]);
+            if i == last {
+                eng.end_of_data(ts, bid_close, ask_close)?;
+                eng.drain(bar);
             }
-            eng.signal_step(&mut strategy, &full, i, bar, needs_ctx)?;
+            eng.equity_point(ts, bid_close, ask_close, in_position);
         }
-        let in_position = eng.has_open();
-        let (ts, bid_close, ask_close) = (view.ts[i], view.bid_close[i], view.ask_close[i]);
-        if i == last {
-            eng.end_of_data(ts, bid_close, ask_close)?;
-            eng.drain(bar);
-        }
-        eng.equity_point(ts, bid_close, ask_close, in_position);
     }
     Ok(eng.finish(signal_meta))
 }

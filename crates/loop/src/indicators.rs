@@ -43,7 +43,6 @@ pub struct Sma {
     sum: f64,
     inv_period: f64,
     until_exact: usize,
-    value: Option<f64>,
 }
 
 impl Sma {
@@ -57,7 +56,6 @@ impl Sma {
             sum: 0.0,
             inv_period: 1.0 / period as f64,
             until_exact: 64 * period,
-            value: None,
         }
     }
 
@@ -68,8 +66,11 @@ impl Sma {
     #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let p = self.buf.len();
-        let slot = &mut self.buf[self.pos];
         if self.count == p {
+            // Warm (every bar after the first `period`): one branch, no state besides the ring.
+            let Some(slot) = self.buf.get_mut(self.pos) else {
+                return self.value();
+            };
             self.sum += x - *slot;
             *slot = x;
             self.until_exact -= 1;
@@ -77,7 +78,13 @@ impl Sma {
                 self.sum = self.buf.iter().sum();
                 self.until_exact = 64 * p;
             }
-        } else {
+            self.pos += 1;
+            if self.pos == p {
+                self.pos = 0;
+            }
+            return Some(self.sum * self.inv_period);
+        }
+        if let Some(slot) = self.buf.get_mut(self.pos) {
             self.sum += x;
             *slot = x;
             self.count += 1;
@@ -86,17 +93,14 @@ impl Sma {
         if self.pos == p {
             self.pos = 0;
         }
-        self.value = if self.count == p {
-            Some(self.sum * self.inv_period)
-        } else {
-            None
-        };
-        self.value
+        self.value()
     }
 
+    /// The average of the last `period` inputs; `None` while fewer were seen. Computed from the
+    /// running sum, so it is the value the last `update` returned.
     #[inline]
     pub fn value(&self) -> Option<f64> {
-        self.value
+        (self.count == self.buf.len()).then(|| self.sum * self.inv_period)
     }
 }
 
