@@ -332,14 +332,14 @@ impl MetricsAccumulator {
     /// validation guarantees it).
     #[inline]
     pub fn on_bar(&mut self, ts: i64, equity: f64, in_position: bool) {
-        if self.bars == 0 {
-            self.first_ts = ts;
-            self.day_end = ts
-                .div_euclid(DAY_US)
-                .saturating_mul(DAY_US)
-                .saturating_add(DAY_US);
-        } else if ts >= self.day_end {
-            self.close_day();
+        // `day_end` starts at i64::MIN, so the first bar always enters here: one comparison per
+        // bar covers both the first bar and a new day.
+        if ts >= self.day_end {
+            if self.bars == 0 {
+                self.first_ts = ts;
+            } else {
+                self.close_day();
+            }
             self.day_end = ts
                 .div_euclid(DAY_US)
                 .saturating_mul(DAY_US)
