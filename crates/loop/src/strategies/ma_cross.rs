@@ -31,8 +31,10 @@ pub struct MaCross<M> {
     fast: M,
     slow: M,
     stops: Stops,
-    /// fast − slow at the previous bar (None until both are warm).
-    prev_diff: Option<f64>,
+    /// fast − slow at the previous bar; NaN until both are warm. A NaN fails both cross tests
+    /// (every comparison with it is false), exactly as "no previous bar" did, so the per-bar test
+    /// needs no `Option`.
+    prev_diff: f64,
 }
 
 impl<M: MovingAverage> MaCross<M> {
@@ -41,7 +43,7 @@ impl<M: MovingAverage> MaCross<M> {
             fast,
             slow,
             stops,
-            prev_diff: None,
+            prev_diff: f64::NAN,
         }
     }
 
@@ -53,21 +55,21 @@ impl<M: MovingAverage> MaCross<M> {
         let s = self.slow.update(c);
         let (Some(f), Some(s)) = (f, s) else { return };
         let diff = f - s;
-        if let Some(prev) = self.prev_diff {
-            let dir = if prev <= 0.0 && diff > 0.0 {
-                Some(Direction::Long)
-            } else if prev >= 0.0 && diff < 0.0 {
-                Some(Direction::Short)
+        let prev = self.prev_diff;
+        self.prev_diff = diff;
+        // Both tests without short-circuit branches; at most one holds (a cross is rare).
+        let up = (prev <= 0.0) & (diff > 0.0);
+        let down = (prev >= 0.0) & (diff < 0.0);
+        if up | down {
+            let d = if up {
+                Direction::Long
             } else {
-                None
+                Direction::Short
             };
-            if let Some(d) = dir {
-                if let Some(sig) = self.stops.market(bars, i, d) {
-                    out.push(sig);
-                }
+            if let Some(sig) = self.stops.market(bars, i, d) {
+                out.push(sig);
             }
         }
-        self.prev_diff = Some(diff);
     }
 }
 
