@@ -1107,6 +1107,32 @@ impl ExecutionSimulator {
         self.evaluate_bar_general(symbol, bid, ask)
     }
 
+    /// [`Self::evaluate_bar`] with both sides given by value: the same result, for bar loops. The
+    /// quiet-bar test reads the prices straight from registers, and only a bar that is not quiet
+    /// puts the candles in memory for the general path.
+    #[inline(always)]
+    pub fn evaluate_bar_pair(&mut self, symbol: SymbolId, bid: Candle, ask: Candle) -> Result<()> {
+        #[cfg(test)]
+        if self.force_general {
+            return self.evaluate_bar_general(symbol, &bid, Some(&ask));
+        }
+        if self.quiet_bar(symbol, &bid, &ask) {
+            return Ok(());
+        }
+        self.evaluate_bar_pair_general(symbol, bid, ask)
+    }
+
+    /// The general path of [`Self::evaluate_bar_pair`], out of line.
+    #[inline(never)]
+    fn evaluate_bar_pair_general(
+        &mut self,
+        symbol: SymbolId,
+        bid: Candle,
+        ask: Candle,
+    ) -> Result<()> {
+        self.evaluate_bar_general(symbol, &bid, Some(&ask))
+    }
+
     /// [`Self::evaluate_bar`] for every bar that is not quiet (see `quiet_bar`).
     #[inline(never)]
     fn evaluate_bar_general(

@@ -709,7 +709,7 @@ impl Engine {
         }
         let bid = view.bid_candle(i);
         let ask = view.ask_candle(i);
-        self.sim.evaluate_bar(self.sym, &bid, Some(&ask))?;
+        self.sim.evaluate_bar_pair(self.sym, bid, ask)?;
         if self.tm_enabled {
             self.trade_management(bid.ts, bid.close, ask.close, atr)?;
         }
