@@ -100,7 +100,7 @@ impl Sma {
     /// running sum, so it is the value the last `update` returned.
     #[inline]
     pub fn value(&self) -> Option<f64> {
-        (self.count == self.buf.len()).then(|| self.sum * self.inv_period)
+        (self.count == self.buf.len()).then_some(self.sum * self.inv_period)
     }
 }
 
