@@ -489,6 +489,51 @@ impl Core {
         self.stats.rejected[r.index()] += 1;
     }
 
+    /// One pending order met by a bar or tick later than its placement (SEMANTICS §2): a held
+    /// next_open market order fills at `market` (the trade-side open or tick price); a limit/stop
+    /// order fills per `pending_fill` when `triggered` says so, otherwise it ages by one bar and
+    /// may expire. Returns whether the order stays in the book; an error is stored in `err` (the
+    /// order is kept and the caller stops).
+    #[inline]
+    fn step_pending(
+        &mut self,
+        p: &mut Position,
+        ts: TimestampUs,
+        ttl: Option<u32>,
+        market: f64,
+        err: &mut Option<ExecError>,
+        triggered: impl FnOnce(&Position) -> bool,
+    ) -> bool {
+        let result = match p.order_type {
+            OrderType::Market => self.fill(p, ts, Some(ts), market, true, Some(market)),
+            _ if triggered(p) => {
+                let v = self.variant();
+                let price =
+                    trigger::pending_fill(v, p.direction, p.order_type, p.entry_price, market);
+                self.fill(p, ts, Some(ts), price, v == Variant::V2, None)
+            }
+            _ => {
+                p.bars_pending += 1;
+                if ttl.is_some_and(|t| p.bars_pending >= t) {
+                    self.stats.orders_expired += 1;
+                    return false;
+                }
+                return true;
+            }
+        };
+        match result {
+            Ok(None) => true,
+            Ok(Some(r)) => {
+                self.reject(r);
+                false
+            }
+            Err(e) => {
+                *err = Some(e);
+                true
+            }
+        }
+    }
+
     /// Fills `p` at `price` (before slippage): optional geometry check against the fill, sizing,
     /// entry fee. On `Ok(Some(reason))` and on `Err` nothing changed (the caller counts and drops
     /// a rejected order); on `Ok(None)` the position is open and its fee booked.
@@ -1194,45 +1239,9 @@ impl ExecutionSimulator {
                     Direction::Long => ask.open,
                     Direction::Short => bid.open,
                 };
-                let result = match p.order_type {
-                    OrderType::Market => core.fill(p, ts, Some(ts), open, true, Some(open)),
-                    _ => {
-                        if trigger::triggered_candle(
-                            p.direction,
-                            p.order_type,
-                            p.entry_price,
-                            bid,
-                            &ask,
-                        ) {
-                            let price = trigger::pending_fill(
-                                v,
-                                p.direction,
-                                p.order_type,
-                                p.entry_price,
-                                open,
-                            );
-                            core.fill(p, ts, Some(ts), price, v == Variant::V2, None)
-                        } else {
-                            p.bars_pending += 1;
-                            if ttl.is_some_and(|t| p.bars_pending >= t) {
-                                core.stats.orders_expired += 1;
-                                return false;
-                            }
-                            return true;
-                        }
-                    }
-                };
-                match result {
-                    Ok(None) => true,
-                    Ok(Some(r)) => {
-                        core.reject(r);
-                        false
-                    }
-                    Err(e) => {
-                        err = Some(e);
-                        true
-                    }
-                }
+                core.step_pending(p, ts, ttl, open, &mut err, |p| {
+                    trigger::triggered_candle(p.direction, p.order_type, p.entry_price, bid, &ask)
+                })
             });
         }
         if let Some(e) = err {
@@ -1348,46 +1357,16 @@ impl ExecutionSimulator {
                 Direction::Long => tick.ask,
                 Direction::Short => tick.bid,
             };
-            let result = match p.order_type {
-                // A held next_open order met in tick mode fills at the tick.
-                OrderType::Market => core.fill(p, ts, Some(ts), market, true, Some(market)),
-                _ => {
-                    if trigger::triggered_tick(
-                        p.direction,
-                        p.order_type,
-                        p.entry_price,
-                        tick.bid,
-                        tick.ask,
-                    ) {
-                        let price = trigger::pending_fill(
-                            v,
-                            p.direction,
-                            p.order_type,
-                            p.entry_price,
-                            market,
-                        );
-                        core.fill(p, ts, Some(ts), price, v == Variant::V2, None)
-                    } else {
-                        p.bars_pending += 1;
-                        if ttl.is_some_and(|t| p.bars_pending >= t) {
-                            core.stats.orders_expired += 1;
-                            return false;
-                        }
-                        return true;
-                    }
-                }
-            };
-            match result {
-                Ok(None) => true,
-                Ok(Some(r)) => {
-                    core.reject(r);
-                    false
-                }
-                Err(e) => {
-                    err = Some(e);
-                    true
-                }
-            }
+            // A held next_open order met in tick mode fills at the tick.
+            core.step_pending(p, ts, ttl, market, &mut err, |p| {
+                trigger::triggered_tick(
+                    p.direction,
+                    p.order_type,
+                    p.entry_price,
+                    tick.bid,
+                    tick.ask,
+                )
+            })
         });
         if let Some(e) = err {
             return Err(e);
