@@ -1178,6 +1178,129 @@ impl ExecutionSimulator {
         self.evaluate_bar_general(symbol, &bid, Some(&ask))
     }
 
+    /// [`Self::evaluate_bar_pair`] for the bars `from..` of `bars` as long as they are quiet (see
+    /// `quiet_bar`): returns the first bar of `from..to` that is not (`to` when all are), having
+    /// applied every bar before it exactly as `evaluate_bar_pair` would have, one by one; that
+    /// bar and the ones after it are left to the caller. Whether a bar is quiet depends on the
+    /// positions alone, and they do not change on a quiet bar, so one test of the state and one
+    /// tight scan of the exit-side extremes decide a whole span.
+    ///
+    /// `bars` must hold validated prices (finite, `low <= high`) and strictly increasing times,
+    /// as a checked data set does: the scan reads only the columns a quiet bar depends on (the
+    /// exit-side highs and lows, and the opens of the last bar for the spread), and a NaN among
+    /// the highs and lows ends the span, so the general path reports it.
+    pub fn advance_quiet(
+        &mut self,
+        symbol: SymbolId,
+        bars: &CandleColumns<'_>,
+        from: usize,
+        to: usize,
+    ) -> usize {
+        #[cfg(test)]
+        if self.force_general {
+            return from;
+        }
+        let to = to.min(bars.len());
+        if from >= to {
+            return from;
+        }
+        let Some(st) = self.core.syms.get(symbol as usize) else {
+            return from;
+        };
+        if self.core.config.variant != Variant::V2
+            || st.swap.is_some()
+            || !self.core.queued.is_empty()
+        {
+            return from;
+        }
+        let ts = bars.ts[from];
+        let buf = st.buf;
+        let mut count = 0usize;
+        for p in &self.positions {
+            if p.symbol != symbol {
+                continue;
+            }
+            if p.status == PositionStatus::Pending || p.placement_time >= ts || p.entry_time >= ts {
+                return from;
+            }
+            count += 1;
+        }
+        let end = match count {
+            0 => to,
+            1 => {
+                let Some(p) = self.positions.iter().find(|p| p.symbol == symbol) else {
+                    return from;
+                };
+                // The comparisons of `exit::touches`, negated so that a NaN counts as a touch.
+                let (extremes_low, extremes_high, low_limit, high_limit) = match p.direction {
+                    Direction::Long => (
+                        &bars.bid_low[from..to],
+                        &bars.bid_high[from..to],
+                        p.stop_loss + buf,
+                        p.take_profit - buf,
+                    ),
+                    Direction::Short => (
+                        &bars.ask_low[from..to],
+                        &bars.ask_high[from..to],
+                        p.take_profit + buf,
+                        p.stop_loss - buf,
+                    ),
+                };
+                from + quiet_prefix(extremes_low, extremes_high, low_limit, high_limit)
+            }
+            _ => {
+                let mut j = from;
+                while j < to {
+                    let bid = Candle {
+                        ts: bars.ts[j],
+                        open: bars.bid_open[j],
+                        high: bars.bid_high[j],
+                        low: bars.bid_low[j],
+                        close: bars.bid_close[j],
+                    };
+                    let ask = Candle {
+                        ts: bars.ts[j],
+                        open: bars.ask_open[j],
+                        high: bars.ask_high[j],
+                        low: bars.ask_low[j],
+                        close: bars.ask_close[j],
+                    };
+                    let exits = self.positions.iter().any(|p| {
+                        p.symbol == symbol && {
+                            let c = match p.direction {
+                                Direction::Long => &bid,
+                                Direction::Short => &ask,
+                            };
+                            !(c.high.is_finite() && c.low.is_finite())
+                                || exit::touches(p.direction, p.stop_loss, p.take_profit, buf, c)
+                        }
+                    });
+                    if exits {
+                        break;
+                    }
+                    j += 1;
+                }
+                j
+            }
+        };
+        if end == from {
+            return from;
+        }
+        let n = (end - from) as u32;
+        let (bid_high, ask_low) = (&bars.bid_high[from..end], &bars.ask_low[from..end]);
+        for p in self.positions.iter_mut().filter(|p| p.symbol == symbol) {
+            p.bars_held += n;
+            // max/min are exact and order-free on finite prices: the fold equals the per-bar
+            // updates.
+            p.best_price = match p.direction {
+                Direction::Long => bid_high.iter().fold(p.best_price, |b, &h| b.max(h)),
+                Direction::Short => ask_low.iter().fold(p.best_price, |b, &l| b.min(l)),
+            };
+        }
+        self.set_spread(symbol, bars.ask_open[end - 1] - bars.bid_open[end - 1]);
+        end
+    }
+
     /// [`Self::evaluate_bar`] for every bar that is not quiet (see `quiet_bar`).
     #[inline(never)]
     fn evaluate_bar_general(
@@ -1536,15 +1659,31 @@ impl ExecutionSimulator {
         self.positions
             .iter()
             .filter(|p| p.symbol == symbol && p.status == PositionStatus::Open)
-            .map(|p| {
-                let mark = match p.direction {
-                    Direction::Long => bid_close,
-                    Direction::Short => ask_close,
-                };
-                (mark - p.entry_price) * p.direction.sign() * p.lots * p.value_per_price
-            })
+            .map(|p| p.unrealized_pnl(bid_close, ask_close))
             .sum()
     }
+}
+
+/// The number of leading bars with `low > low_limit` and `high < high_limit` (a NaN fails
+/// both). Eight bars per step without early exit (branch-free, vectorizable), then bar by bar
+/// inside the first step that fails.
+#[inline]
+fn quiet_prefix(low: &[f64], high: &[f64], low_limit: f64, high_limit: f64) -> usize {
+    const STEP: usize = 8;
+    let n = low.len().min(high.len());
+    let (low, high) = (&low[..n], &high[..n]);
+    let quiet = |lo: f64, hi: f64| (lo > low_limit) & (hi < high_limit);
+    let mut j = 0;
+    for (lo, hi) in low.chunks_exact(STEP).zip(high.chunks_exact(STEP)) {
+        if !lo.iter().zip(hi).fold(true, |q, (&l, &h)| q & quiet(l, h)) {
+            break;
+        }
+        j += STEP;
+    }
+    while j < n && quiet(low[j], high[j]) {
+        j += 1;
+    }
+    j
 }
 
 fn slip_has_callback(s: &SlippageSpec) -> bool {

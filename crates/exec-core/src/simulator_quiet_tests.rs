@@ -47,10 +47,67 @@ fn tick(x: f64) -> f64 {
     (x * 1e5).round() / 1e5
 }
 
-fn run(seed: u64, variant: Variant, gap_fills: bool) {
+/// One random bar at `ts` around `*price` (moved to the close), with a 0–2 point spread.
+fn random_bar(rng: &mut Rng, price: &mut f64, ts: i64) -> (Candle, Candle) {
+    let open = tick(*price);
+    let close = tick(open + (rng.unit() - 0.5) * 0.0010);
+    let high = tick(open.max(close) + rng.unit() * 0.0006);
+    let low = tick(open.min(close) - rng.unit() * 0.0006);
+    *price = close;
+    let spread = tick(0.00001 * rng.below(3) as f64);
+    let bid = Candle {
+        ts,
+        open,
+        high,
+        low,
+        close,
+    };
+    let ask = Candle {
+        ts,
+        open: open + spread,
+        high: high + spread,
+        low: low + spread,
+        close: close + spread,
+    };
+    (bid, ask)
+}
+
+/// A random market, limit or stop signal at `ts` around `close`, SL 3–17 pips, TP twice that.
+fn random_signal(rng: &mut Rng, ts: i64, close: f64, meta: u32) -> Signal {
+    let direction = if rng.below(2) == 0 {
+        Direction::Long
+    } else {
+        Direction::Short
+    };
+    let s = direction.sign();
+    let order_type = match rng.below(6) {
+        0 => OrderType::Limit,
+        1 => OrderType::Stop,
+        _ => OrderType::Market,
+    };
+    let entry = match order_type {
+        OrderType::Market => None,
+        OrderType::Limit => Some(tick(close - s * 0.0003)),
+        OrderType::Stop => Some(tick(close + s * 0.0003)),
+    };
+    let base = entry.unwrap_or(close);
+    let sl_pips = 3.0 + rng.below(15) as f64;
+    Signal {
+        ts,
+        symbol: 0,
+        direction,
+        order_type,
+        entry_price: entry,
+        stop_loss: tick(base - s * sl_pips * 0.0001),
+        take_profit: tick(base + s * 2.0 * sl_pips * 0.0001),
+        meta,
+    }
+}
+
+fn config(seed: u64, variant: Variant, gap_fills: bool) -> SimulatorConfig {
     let mut c = Commission::new(CommissionSchema::PerLot(3.0));
     c.min_fee = 0.5;
-    let config = SimulatorConfig {
+    SimulatorConfig {
         variant,
         gap_fills,
         pip_buffer_factor: if seed.is_multiple_of(2) { 0.0 } else { 0.5 },
@@ -62,7 +119,11 @@ fn run(seed: u64, variant: Variant, gap_fills: bool) {
         pending_ttl_bars: Some(5),
         base_seed: seed,
         ..SimulatorConfig::default()
-    };
+    }
+}
+
+fn run(seed: u64, variant: Variant, gap_fills: bool) {
+    let config = config(seed, variant, gap_fills);
     let mut quiet = ExecutionSimulator::new(config.clone(), vec![spec()]).unwrap();
     let mut general = ExecutionSimulator::new(config, vec![spec()]).unwrap();
     general.force_general = true;
@@ -70,27 +131,8 @@ fn run(seed: u64, variant: Variant, gap_fills: bool) {
     let mut price = 1.1;
     let (mut closed_q, mut closed_g) = (Vec::new(), Vec::new());
     for k in 0..3_000i64 {
-        let ts = k * 60_000_000;
-        let open = tick(price);
-        let close = tick(open + (rng.unit() - 0.5) * 0.0010);
-        let high = tick(open.max(close) + rng.unit() * 0.0006);
-        let low = tick(open.min(close) - rng.unit() * 0.0006);
-        price = close;
-        let spread = tick(0.00001 * rng.below(3) as f64);
-        let bid = Candle {
-            ts,
-            open,
-            high,
-            low,
-            close,
-        };
-        let ask = Candle {
-            ts,
-            open: open + spread,
-            high: high + spread,
-            low: low + spread,
-            close: close + spread,
-        };
+        let (bid, ask) = random_bar(&mut rng, &mut price, k * 60_000_000);
+        let (ts, close) = (bid.ts, bid.close);
         for sim in [&mut quiet, &mut general] {
             sim.evaluate_bar(0, &bid, Some(&ask)).unwrap();
         }
@@ -107,34 +149,7 @@ fn run(seed: u64, variant: Variant, gap_fills: bool) {
             }
         }
         if rng.below(8) == 0 {
-            let direction = if rng.below(2) == 0 {
-                Direction::Long
-            } else {
-                Direction::Short
-            };
-            let s = direction.sign();
-            let order_type = match rng.below(6) {
-                0 => OrderType::Limit,
-                1 => OrderType::Stop,
-                _ => OrderType::Market,
-            };
-            let entry = match order_type {
-                OrderType::Market => None,
-                OrderType::Limit => Some(tick(close - s * 0.0003)),
-                OrderType::Stop => Some(tick(close + s * 0.0003)),
-            };
-            let base = entry.unwrap_or(close);
-            let sl_pips = 3.0 + rng.below(15) as f64;
-            let signal = Signal {
-                ts,
-                symbol: 0,
-                direction,
-                order_type,
-                entry_price: entry,
-                stop_loss: tick(base - s * sl_pips * 0.0001),
-                take_profit: tick(base + s * 2.0 * sl_pips * 0.0001),
-                meta: k as u32,
-            };
+            let signal = random_signal(&mut rng, ts, close, k as u32);
             let q = BarQuote {
                 bid,
                 ask: Some(ask),
@@ -162,5 +177,123 @@ fn quiet_bars_match_the_general_path() {
     for seed in 0..12 {
         run(seed, Variant::V2, seed.is_multiple_of(3));
         run(seed, Variant::V1Parity, seed % 3 == 1);
+    }
+}
+
+/// `advance_quiet` over spans of random length against the general path bar by bar: after every
+/// span and every bar between spans (where signals and stop updates happen) both simulators
+/// must be in the same state.
+fn run_spans(seed: u64, variant: Variant, gap_fills: bool) {
+    let config = config(seed, variant, gap_fills);
+    let mut quiet = ExecutionSimulator::new(config.clone(), vec![spec()]).unwrap();
+    let mut general = ExecutionSimulator::new(config, vec![spec()]).unwrap();
+    general.force_general = true;
+    let mut rng = Rng(seed ^ 0x5EED);
+    let n = 4_000usize;
+    let mut price = 1.1;
+    let candles: Vec<(Candle, Candle)> = (0..n)
+        .map(|k| random_bar(&mut rng, &mut price, k as i64 * 60_000_000))
+        .collect();
+    let column = |f: fn(&(Candle, Candle)) -> f64| candles.iter().map(f).collect::<Vec<f64>>();
+    let ts: Vec<i64> = candles.iter().map(|c| c.0.ts).collect();
+    let (bo, bh, bl, bc) = (
+        column(|c| c.0.open),
+        column(|c| c.0.high),
+        column(|c| c.0.low),
+        column(|c| c.0.close),
+    );
+    let (ao, ah, al, ac) = (
+        column(|c| c.1.open),
+        column(|c| c.1.high),
+        column(|c| c.1.low),
+        column(|c| c.1.close),
+    );
+    let cols = CandleColumns {
+        ts: &ts,
+        bid_open: &bo,
+        bid_high: &bh,
+        bid_low: &bl,
+        bid_close: &bc,
+        ask_open: &ao,
+        ask_high: &ah,
+        ask_low: &al,
+        ask_close: &ac,
+    };
+    let (mut closed_q, mut closed_g) = (Vec::new(), Vec::new());
+    let (mut i, mut quiet_bars) = (0usize, 0usize);
+    let mut check =
+        |quiet: &mut ExecutionSimulator, general: &mut ExecutionSimulator, at: usize| {
+            quiet.drain_closed_into(&mut closed_q);
+            general.drain_closed_into(&mut closed_g);
+            assert_eq!(
+                quiet.active_positions(),
+                general.active_positions(),
+                "seed {seed}, bar {at}"
+            );
+            assert_eq!(closed_q, closed_g, "seed {seed}, bar {at}");
+            assert_eq!(quiet.balance(), general.balance(), "seed {seed}, bar {at}");
+            assert_eq!(quiet.stats(), general.stats(), "seed {seed}, bar {at}");
+            assert_eq!(
+                quiet.core.spread, general.core.spread,
+                "seed {seed}, bar {at}"
+            );
+        };
+    while i < n {
+        let limit = (i + 1 + rng.below(24) as usize).min(n);
+        let k = quiet.advance_quiet(0, &cols, i, limit);
+        assert!((i..=limit).contains(&k));
+        for (bid, ask) in &candles[i..k] {
+            general.evaluate_bar(0, bid, Some(ask)).unwrap();
+        }
+        quiet_bars += k - i;
+        check(&mut quiet, &mut general, k);
+        if k == n {
+            break;
+        }
+        // Bar k on the ordinary paths, then now and then a stop update or a signal.
+        let (bid, ask) = candles[k];
+        quiet.evaluate_bar_pair(0, bid, ask).unwrap();
+        general.evaluate_bar(0, &bid, Some(&ask)).unwrap();
+        if rng.below(6) == 0 {
+            if let Some(p) = quiet
+                .active_positions()
+                .iter()
+                .find(|p| p.status == PositionStatus::Open)
+            {
+                let (id, sl) = (p.id, p.stop_loss + p.direction.sign() * 0.0002);
+                quiet.queue_stop_update(id, sl, StopKind::Trailing);
+                general.queue_stop_update(id, sl, StopKind::Trailing);
+            }
+        }
+        if rng.below(2) == 0 {
+            let signal = random_signal(&mut rng, bid.ts, bid.close, k as u32);
+            let q = BarQuote {
+                bid,
+                ask: Some(ask),
+            };
+            let a = quiet.process_signal(&signal, &q).unwrap();
+            let b = general.process_signal(&signal, &q).unwrap();
+            assert_eq!(a, b, "seed {seed}, bar {k}");
+        }
+        check(&mut quiet, &mut general, k);
+        i = k + 1;
+    }
+    assert!(
+        closed_q.len() > 50,
+        "seed {seed}: {} trades",
+        closed_q.len()
+    );
+    match variant {
+        // Spans must carry a good part of the bars (flat and with one or more open positions).
+        Variant::V2 => assert!(quiet_bars > n / 4, "seed {seed}: {quiet_bars} quiet bars"),
+        Variant::V1Parity => assert_eq!(quiet_bars, 0),
+    }
+}
+
+#[test]
+fn quiet_spans_match_the_general_path() {
+    for seed in 0..12 {
+        run_spans(seed, Variant::V2, seed.is_multiple_of(3));
+        run_spans(seed, Variant::V1Parity, seed % 3 == 1);
     }
 }

@@ -94,6 +94,44 @@ pub struct Candle {
     pub close: f64,
 }
 
+/// Bars of one symbol as columns, both sides: row `i` is the bid candle
+/// `(ts[i], bid_open[i], bid_high[i], bid_low[i], bid_close[i])` and the ask candle of the same
+/// time. For [`crate::ExecutionSimulator::advance_quiet`], which walks many bars in one call.
+#[derive(Clone, Copy, Debug)]
+pub struct CandleColumns<'a> {
+    pub ts: &'a [TimestampUs],
+    pub bid_open: &'a [f64],
+    pub bid_high: &'a [f64],
+    pub bid_low: &'a [f64],
+    pub bid_close: &'a [f64],
+    pub ask_open: &'a [f64],
+    pub ask_high: &'a [f64],
+    pub ask_low: &'a [f64],
+    pub ask_close: &'a [f64],
+}
+
+impl CandleColumns<'_> {
+    /// The shortest column's length (rows readable in every column).
+    pub fn len(&self) -> usize {
+        [
+            self.bid_open.len(),
+            self.bid_high.len(),
+            self.bid_low.len(),
+            self.bid_close.len(),
+            self.ask_open.len(),
+            self.ask_high.len(),
+            self.ask_low.len(),
+            self.ask_close.len(),
+        ]
+        .into_iter()
+        .fold(self.ts.len(), usize::min)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One quote.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tick {
@@ -249,6 +287,24 @@ pub struct Position {
     pub best_price: f64,
     /// Caller's opaque index for reason/scenario/tags.
     pub meta: u32,
+}
+
+impl Position {
+    /// Unrealized PnL (account currency) of an open position marked on its exit side: long at
+    /// `bid_close`, short at `ask_close`.
+    #[inline(always)]
+    pub fn unrealized_pnl(&self, bid_close: f64, ask_close: f64) -> f64 {
+        self.pnl_at(match self.direction {
+            Direction::Long => bid_close,
+            Direction::Short => ask_close,
+        })
+    }
+
+    /// Unrealized PnL at `mark`, a price of the exit side (bid for long, ask for short).
+    #[inline(always)]
+    pub fn pnl_at(&self, mark: f64) -> f64 {
+        (mark - self.entry_price) * self.direction.sign() * self.lots * self.value_per_price
+    }
 }
 
 /// A closed position: the full record the trades table is built from.

@@ -36,8 +36,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use omega_exec_core::{
-    BarQuote, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position, PositionId,
-    PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
+    BarQuote, CandleColumns, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position,
+    PositionId, PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
 };
 
 use crate::config::{DirectionFilter, RunConfig, StrategyParams};
@@ -172,7 +172,16 @@ fn run_inner(
             message: message.into(),
         });
     };
-    run_bars(cfg, data, bars, want_trades, want_equity, cancel, record)
+    run_bars(
+        cfg,
+        data,
+        bars,
+        want_trades,
+        want_equity,
+        cancel,
+        record,
+        true,
+    )
 }
 
 /// `[first, end)` of the rows with `start <= ts <= end`.
@@ -592,6 +601,9 @@ fn check_cancel(cancel: Option<&AtomicBool>, k: usize) -> Result<()> {
     Ok(())
 }
 
+/// `allow_spans`: take span mode where it applies (always, but for the tests that compare it
+/// with the ordinary loop).
+#[allow(clippy::too_many_arguments)]
 fn run_bars(
     cfg: &RunConfig,
     data: &DataSet,
@@ -600,6 +612,7 @@ fn run_bars(
     want_equity: bool,
     cancel: Option<&AtomicBool>,
     record: bool,
+    allow_spans: bool,
 ) -> Result<(RunOutput, Vec<SignalRow>)> {
     let (first, stop) = range(bars.ts(), cfg.start, cfg.end)?;
     let mut strategy = Strategy::from_config(cfg, data, bars.ts())?;
@@ -643,6 +656,19 @@ fn run_bars(
     // keeps the full view: `signals` looks at the next bar's time, which may lie after `end`.
     let full = view;
     let view = view.prefix(stop);
+    // Span mode whenever nothing changes from bar to bar outside the simulator's positions
+    // (no trade management, no ATR fed to costs) and the strategy decides from the bars alone;
+    // v1 has no quiet bars.
+    let spans = allow_spans
+        && !v1
+        && !eng.tm_enabled
+        && cost_atr.is_none()
+        && tm_atr.is_none()
+        && !needs_ctx;
+    if spans {
+        eng.run_spans(&mut strategy, &full, &view, first, stop, cancel)?;
+        return Ok(eng.finish(signal_meta));
+    }
     // The cancel flag is polled every 4096 bars (at bars 0, 4096, ...): once per chunk, so the
     // per-bar loop has no test for it.
     for chunk in (first..stop).step_by(CANCEL_POLL) {
@@ -749,6 +775,185 @@ impl Engine {
             }),
         )?;
         self.drain(bar);
+        Ok(())
+    }
+}
+
+/// Bars per block of the span loop: the strategy runs this far ahead of the simulator, and the
+/// next block is prefetched meanwhile; small enough that a block's columns stay in the L1 cache.
+/// A power of two dividing [`CANCEL_POLL`], so `check_cancel` polls every `CANCEL_POLL` bars.
+const SPAN_BLOCK: usize = 0x400;
+
+/// Span mode of the bar loop (v2): the strategy runs a block of bars ahead of the simulator,
+/// which it never looks at, and collects the block's signals with their bars. Between two
+/// signal bars, runs of quiet bars (see `ExecutionSimulator::advance_quiet`) are applied in one
+/// call, and their equity points come from one tight loop; every other bar (a signal, an exit,
+/// a fill, the last bar) takes the same per-bar steps as the ordinary loop. The result is the
+/// ordinary loop's, bit for bit (the engine tests run both).
+impl Engine {
+    fn run_spans(
+        &mut self,
+        strategy: &mut Strategy,
+        full: &BarView<'_>,
+        view: &BarView<'_>,
+        first: usize,
+        stop: usize,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<()> {
+        let last = stop - 1;
+        let cols = CandleColumns {
+            ts: view.ts,
+            bid_open: view.bid_open,
+            bid_high: view.bid_high,
+            bid_low: view.bid_low,
+            bid_close: view.bid_close,
+            ask_open: view.ask_open,
+            ask_high: view.ask_high,
+            ask_low: view.ask_low,
+            ask_close: view.ask_close,
+        };
+        let mut block: Vec<(usize, StrategySignal)> = Vec::with_capacity(64);
+        let mut scratch: Vec<StrategySignal> = Vec::with_capacity(8);
+        for chunk in (first..stop).step_by(SPAN_BLOCK) {
+            check_cancel(cancel, chunk - first)?;
+            let end = stop.min(chunk + SPAN_BLOCK);
+            // view.prefetch(end, end + SPAN_BLOCK);
+            block.clear();
+            strategy.on_block(full, chunk, end, &mut scratch, &mut block);
+            let mut next = 0;
+            let mut i = chunk;
+            while i < end {
+                // The next bar that surely takes the per-bar steps: the last bar, and the next
+                // signal bar unless every signal is skipped anyway.
+                let skip_all = self.skips_every_signal();
+                let event = if skip_all {
+                    end.min(last)
+                } else {
+                    block.get(next).map_or(end, |s| s.0).min(last)
+                };
+                if i < event {
+                    let k = self.quiet_span(&cols, i, event);
+                    if skip_all {
+                        // The signals of the quiet bars, counted as `execute_signals` would.
+                        while let Some(&(b, _)) = block.get(next) {
+                            if b >= k {
+                                break;
+                            }
+                            self.stats.signals += 1;
+                            self.stats.signals_skipped += 1;
+                            next += 1;
+                        }
+                    }
+                    i = k;
+                    if i == event {
+                        continue;
+                    }
+                }
+                self.signals.clear();
+                while let Some(&(b, s)) = block.get(next) {
+                    if b != i {
+                        break;
+                    }
+                    self.signals.push(s);
+                    next += 1;
+                }
+                self.bar_step(view, i, (i - first) as u64, i == last)?;
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `execute_signals` would skip any signal now, having changed nothing but the
+    /// `signals` and `signals_skipped` counters: no closing on opposite signals, no recording,
+    /// and no room for another position. Holds for as long as the positions do not change.
+    #[inline]
+    fn skips_every_signal(&self) -> bool {
+        !self.exit_on_opposite
+            && self.recorded.is_none()
+            && self.sim.active_positions().len() >= self.max_open
+    }
+
+    /// Quiet bars from `from` (before `to`) in the simulator, and their equity points; returns
+    /// the first bar that was not quiet (`to` when all were).
+    #[inline]
+    fn quiet_span(&mut self, cols: &CandleColumns<'_>, from: usize, to: usize) -> usize {
+        let k = self.sim.advance_quiet(self.sym, cols, from, to);
+        if k == from {
+            return from;
+        }
+        let balance = self.sim.balance();
+        let (ts, bid_close, ask_close) = (
+            &cols.ts[from..k],
+            &cols.bid_close[from..k],
+            &cols.ask_close[from..k],
+        );
+        // What `equity_point` computes: no pending order makes a bar quiet, so every active
+        // position is open.
+        let sym = self.sym;
+        let sim = &self.sim;
+        let last_equity = match sim.active_positions() {
+            [] => {
+                self.metrics.on_bars(ts, false, |_| balance);
+                balance
+            }
+            [p] => {
+                let marks = match p.direction {
+                    Direction::Long => bid_close,
+                    Direction::Short => ask_close,
+                };
+                // The same sum as `unrealized_pnl` over one position.
+                let equity = |j: usize| balance + std::iter::once(p.pnl_at(marks[j])).sum::<f64>();
+                self.metrics.on_bars(ts, true, equity);
+                equity(ts.len() - 1)
+            }
+            _ => {
+                let equity =
+                    |j: usize| balance + sim.unrealized_pnl(sym, bid_close[j], ask_close[j]);
+                self.metrics.on_bars(ts, true, equity);
+                equity(ts.len() - 1)
+            }
+        };
+        self.last_equity = last_equity;
+        if let Some(e) = &mut self.equity {
+            let open = !sim.active_positions().is_empty();
+            for j in 0..ts.len() {
+                e.ts.push(ts[j]);
+                e.balance.push(balance);
+                e.equity.push(if open {
+                    balance + sim.unrealized_pnl(sym, bid_close[j], ask_close[j])
+                } else {
+                    balance
+                });
+            }
+        }
+        k
+    }
+
+    /// One bar on the per-bar steps of the v2 loop, with the bar's signals already in
+    /// `self.signals`.
+    fn bar_step(&mut self, view: &BarView<'_>, i: usize, bar: u64, is_last: bool) -> Result<()> {
+        if self.risk_percent {
+            self.sim.set_equity(self.last_equity);
+        }
+        self.step_positions(bar, view, i, None)?;
+        if !self.signals.is_empty() {
+            self.execute_signals(
+                bar,
+                Quote::Bar(BarQuote {
+                    bid: view.bid_candle(i),
+                    ask: Some(view.ask_candle(i)),
+                }),
+            )?;
+            self.drain(bar);
+        }
+        let in_position = self.has_open();
+        let (ts, bid_close, ask_close) = (view.ts[i], view.bid_close[i], view.ask_close[i]);
+        if is_last {
+            self.end_of_data(ts, bid_close, ask_close)?;
+            self.drain(bar);
+        }
+        self.equity_point(ts, bid_close, ask_close, in_position);
         Ok(())
     }
 }
@@ -1450,6 +1655,76 @@ mod tests {
                             .for_each(|p| p.meta = crate::strategies::NO_META);
                         o
                     });
+                }
+            }
+        }
+    }
+
+    /// Span mode against the ordinary per-bar loop: every strategy that can run ahead, with
+    /// every limit, fill and sizing option span mode accepts, on both outputs.
+    #[test]
+    fn span_loop_matches_the_ordinary_loop() {
+        let b = crate::synthetic::synthetic_bars("EURUSD", 30_000, M, 13, MON_2024, 0.0001, 1.1);
+        let mut d = DataSet::from_bars(b.clone());
+        // A dense signal table: one signal every 7 bars, alternating sides, market and pending.
+        let rows: Vec<SignalRow> = (0..b.len())
+            .step_by(7)
+            .map(|i| {
+                let c = b.bid_close()[i];
+                let (d, s) = if i % 2 == 0 {
+                    (Direction::Long, 1.0)
+                } else {
+                    (Direction::Short, -1.0)
+                };
+                let mut r = sig(b.ts()[i], d, c - s * 0.0012, c + s * 0.0018);
+                if i % 3 == 0 {
+                    r.order_type = OrderType::Limit;
+                    r.entry_price = Some(c - s * 0.0003);
+                }
+                r
+            })
+            .collect();
+        d.add_signals("dense", SignalTable::from_rows(&rows).unwrap());
+        let mut strategies: Vec<serde_json::Value> = strategies()
+            .into_iter()
+            .filter(|s| s["name"] != "donchian_breakout")
+            .collect();
+        strategies.push(serde_json::json!({"name": "signals", "params": {"table": "dense"}}));
+        let setups = [
+            serde_json::json!({}),
+            serde_json::json!({"limits": {"max_open_positions": 3}}),
+            serde_json::json!({"limits": {"max_open_positions": 2, "exit_on_opposite_signal": true,
+                                          "cooldown_bars": 3, "session_hours": [7, 20]}}),
+            serde_json::json!({"limits": {"skip_exit_bar_signals": true, "direction": "short"},
+                               "end": MON_2024 + 20_000 * M}),
+            serde_json::json!({"execution": {"market_fill": "next_open", "gap_fills": true, "pending_ttl_bars": 5},
+                               "account": {"risk_per_trade": null, "risk_percent": 0.5}}),
+            serde_json::json!({"execution": {"pip_buffer_factor": 0.0},
+                               "account": {"fixed_lots": 0.3, "risk_per_trade": null}}),
+        ];
+        let bars = &d.bars["EURUSD"];
+        for strategy in &strategies {
+            for setup in &setups {
+                let what = format!("{strategy} {setup}");
+                let c = builtin_cfg(strategy, "v2", setup);
+                for (trades, equity) in [(true, true), (false, false)] {
+                    let run = |spans| {
+                        run_bars(&c, &d, bars, trades, equity, None, false, spans)
+                            .unwrap()
+                            .0
+                    };
+                    let (a, o) = (run(true), run(false));
+                    assert!(a.metrics.trades >= 5, "{what}: {} trades", a.metrics.trades);
+                    assert_eq!(a.trades, o.trades, "{what}");
+                    assert_eq!(a.equity, o.equity, "{what}");
+                    assert_eq!(a.stats, o.stats, "{what}");
+                    // Debug text: bit-exact for every float, NaN equal to NaN.
+                    assert_eq!(
+                        format!("{:?}", a.metrics),
+                        format!("{:?}", o.metrics),
+                        "{what}"
+                    );
+                    assert_eq!(a.open_at_end, o.open_at_end, "{what}");
                 }
             }
         }

@@ -245,6 +245,43 @@ pub struct RunTotals {
     pub final_balance: f64,
 }
 
+/// Drawdown state over the per-bar equity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Drawdown {
+    /// Running peak (starts at the initial balance).
+    peak: f64,
+    /// Largest `peak - equity`.
+    max_abs: f64,
+    /// Largest drawdown as a fraction of the running peak.
+    max_frac: f64,
+    /// Consecutive bars strictly below the peak, up to now.
+    run: u64,
+    max_run: u64,
+}
+
+impl Drawdown {
+    #[inline(always)]
+    fn update(&mut self, equity: f64) {
+        if equity >= self.peak {
+            self.peak = equity;
+            self.run = 0;
+        } else {
+            let dd = self.peak - equity;
+            if dd > self.max_abs {
+                self.max_abs = dd;
+            }
+            // Multiply instead of divide on the common path: only a new maximum pays the division.
+            if self.peak > 0.0 && dd > self.max_frac * self.peak {
+                self.max_frac = dd / self.peak;
+            }
+            self.run += 1;
+            if self.run > self.max_run {
+                self.max_run = self.run;
+            }
+        }
+    }
+}
+
 /// Streaming metrics of one run. `on_bar` is O(1) with no allocation; `on_trade` is O(1).
 #[derive(Clone, Debug)]
 pub struct MetricsAccumulator {
@@ -255,12 +292,7 @@ pub struct MetricsAccumulator {
     first_ts: i64,
     last_ts: i64,
     last_equity: f64,
-    peak: f64,
-    max_dd_abs: f64,
-    /// Largest drawdown as a fraction of the running peak.
-    max_dd_frac: f64,
-    dd_run: u64,
-    max_dd_run: u64,
+    dd: Drawdown,
     /// Start of the next UTC day after the current bar's day (exclusive bound), so the per-bar day
     /// test is one comparison instead of a division.
     day_end: i64,
@@ -293,11 +325,13 @@ impl MetricsAccumulator {
             first_ts: 0,
             last_ts: 0,
             last_equity: initial_balance,
-            peak: initial_balance,
-            max_dd_abs: 0.0,
-            max_dd_frac: 0.0,
-            dd_run: 0,
-            max_dd_run: 0,
+            dd: Drawdown {
+                peak: initial_balance,
+                max_abs: 0.0,
+                max_frac: 0.0,
+                run: 0,
+                max_run: 0,
+            },
             day_end: i64::MIN,
             prev_eod: initial_balance,
             daily: Moments::default(),
@@ -350,22 +384,38 @@ impl MetricsAccumulator {
         self.last_ts = ts;
         self.last_equity = equity;
 
-        if equity >= self.peak {
-            self.peak = equity;
-            self.dd_run = 0;
-        } else {
-            let dd = self.peak - equity;
-            if dd > self.max_dd_abs {
-                self.max_dd_abs = dd;
+        self.dd.update(equity);
+    }
+
+    /// Bars `ts` (in `[start, end]`, after their equity points), all in position or all not, with
+    /// the equity of bar `ts[j]` given by `equity(j)`: the same as `on_bar` for each bar in turn,
+    /// with the per-bar work cut to the drawdown between two day boundaries. For the spans of
+    /// bars in which only the marks change.
+    #[inline]
+    pub fn on_bars(&mut self, ts: &[i64], in_position: bool, equity: impl Fn(usize) -> f64) {
+        let mut j = 0;
+        while j < ts.len() {
+            if ts[j] >= self.day_end {
+                // A new day (or the first bar): the full step.
+                self.on_bar(ts[j], equity(j), in_position);
+                j += 1;
+                continue;
             }
-            // Multiply instead of divide on the common path: only a new maximum pays the division.
-            if self.peak > 0.0 && dd > self.max_dd_frac * self.peak {
-                self.max_dd_frac = dd / self.peak;
+            // Bars j..d lie in the current day.
+            let d = j + ts[j..].partition_point(|&t| t < self.day_end);
+            let mut dd = self.dd;
+            for k in j..d {
+                dd.update(equity(k));
             }
-            self.dd_run += 1;
-            if self.dd_run > self.max_dd_run {
-                self.max_dd_run = self.dd_run;
+            self.dd = dd;
+            let n = (d - j) as u64;
+            self.bars += n;
+            if in_position {
+                self.bars_in_position += n;
             }
+            self.last_ts = ts[d - 1];
+            self.last_equity = equity(d - 1);
+            j = d;
         }
     }
 
@@ -459,7 +509,7 @@ impl MetricsAccumulator {
             f64::NAN
         };
         let max_dd_pct = if self.bars > 0 {
-            100.0 * self.max_dd_frac
+            100.0 * self.dd.max_frac
         } else {
             f64::NAN
         };
@@ -487,17 +537,17 @@ impl MetricsAccumulator {
             largest_win: self.largest_win,
             largest_loss: self.largest_loss,
             max_drawdown_abs: if self.bars > 0 {
-                self.max_dd_abs
+                self.dd.max_abs
             } else {
                 f64::NAN
             },
             max_drawdown_pct: max_dd_pct,
-            max_drawdown_duration_bars: self.max_dd_run,
+            max_drawdown_duration_bars: self.dd.max_run,
             sharpe,
             sortino,
             sharpe_r,
             cagr,
-            calmar: ratio(cagr, self.max_dd_frac),
+            calmar: ratio(cagr, self.dd.max_frac),
             exposure_pct: 100.0 * ratio(self.bars_in_position as f64, self.bars as f64),
             sqn,
             ambiguous_exits: self.ambiguous,
@@ -634,6 +684,53 @@ mod tests {
             ),
             (9, [1, 2, 3, 4], 5, 6)
         );
+    }
+
+    /// `on_bars` against `on_bar` bar by bar: random walks of the equity over several days
+    /// (new peaks, long drawdowns, day boundaries inside and at the edges of spans).
+    #[test]
+    fn on_bars_equals_on_bar_for_each_bar() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rand = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for case in 0..20 {
+            let n = 5_000;
+            // 7-minute steps with the odd gap of hours: days hold spans of many lengths.
+            let mut t = -3 * H + case * 60_000_000;
+            let mut ts = Vec::with_capacity(n);
+            let mut eq = Vec::with_capacity(n);
+            let mut e = 1_000.0;
+            for _ in 0..n {
+                t += if rand() < 0.01 { 5 * H } else { 7 * 60_000_000 };
+                e += (rand() - 0.5 - 0.002 * (case % 3) as f64) * 10.0;
+                ts.push(t);
+                eq.push(e);
+            }
+            let (mut one, mut spans) = (
+                MetricsAccumulator::new(1_000.0),
+                MetricsAccumulator::new(1_000.0),
+            );
+            let mut j = 0;
+            while j < n {
+                let k = (j + 1 + (rand() * 300.0) as usize).min(n);
+                let in_position = rand() < 0.5;
+                for i in j..k {
+                    one.on_bar(ts[i], eq[i], in_position);
+                }
+                spans.on_bars(&ts[j..k], in_position, |i| eq[j + i]);
+                j = k;
+            }
+            let totals = RunTotals::default();
+            assert_eq!(
+                format!("{:?}", one.finish_with(&totals)),
+                format!("{:?}", spans.finish_with(&totals)),
+                "case {case}"
+            );
+        }
     }
 
     #[test]

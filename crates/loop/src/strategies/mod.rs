@@ -215,10 +215,57 @@ impl Strategy {
             Strategy::DonchianBreakout(s) => s.on_bar(bars, i, ctx, out),
             Strategy::ZScoreReversion(s) => s.on_bar(bars, i, out),
             Strategy::RsiReversion(s) => s.on_bar(bars, i, out),
-            Strategy::Signals(s) => {
-                let next = bars.ts.get(i + 1).copied().unwrap_or(i64::MAX);
-                s.rows_before(next, out)
+            Strategy::Signals(s) => s.on_bar(bars, i, out),
+        }
+    }
+
+    /// Whether `on_bar` reads the [`StrategyContext`] (the simulator's state at the signal
+    /// step); such a strategy cannot run ahead of the simulator with [`Self::on_block`].
+    pub fn needs_context(&self) -> bool {
+        matches!(self, Strategy::DonchianBreakout(_))
+    }
+
+    /// Bars `from..to` closed, one after the other: the same indicator updates and signals as
+    /// `on_bar` for each bar, appended to `out` with their bar index (in bar order). For
+    /// strategies that do not need the context (see [`Self::needs_context`]): they decide from
+    /// the bars alone, so they can run a block of bars ahead of the simulator. One `match` per
+    /// block instead of one per bar; `scratch` is a reusable buffer (left empty).
+    pub fn on_block(
+        &mut self,
+        bars: &BarView<'_>,
+        from: usize,
+        to: usize,
+        scratch: &mut Vec<StrategySignal>,
+        out: &mut Vec<(usize, StrategySignal)>,
+    ) {
+        #[inline(always)]
+        fn each(
+            from: usize,
+            to: usize,
+            scratch: &mut Vec<StrategySignal>,
+            out: &mut Vec<(usize, StrategySignal)>,
+            mut on_bar: impl FnMut(usize, &mut Vec<StrategySignal>),
+        ) {
+            scratch.clear();
+            for i in from..to {
+                on_bar(i, scratch);
+                if !scratch.is_empty() {
+                    out.extend(scratch.drain(..).map(|s| (i, s)));
+                }
             }
+        }
+        let ctx = StrategyContext::default();
+        match self {
+            Strategy::SmaCross(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
+            Strategy::EmaCross(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
+            Strategy::DonchianBreakout(s) => {
+                each(from, to, scratch, out, |i, o| s.on_bar(bars, i, &ctx, o))
+            }
+            Strategy::ZScoreReversion(s) => {
+                each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o))
+            }
+            Strategy::RsiReversion(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
+            Strategy::Signals(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
         }
     }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::StrategySignal;
+use crate::data::BarView;
 use crate::signals::SignalTable;
 
 #[derive(Clone, Debug)]
@@ -48,6 +49,14 @@ impl SignalsStrategy {
             meta: r,
         });
         self.pos += 1;
+    }
+
+    /// Bar `i` closed: emits the rows before the next bar's time (all the rest after the last
+    /// bar).
+    #[inline]
+    pub fn on_bar(&mut self, bars: &BarView<'_>, i: usize, out: &mut Vec<StrategySignal>) {
+        let next = bars.ts.get(i + 1).copied().unwrap_or(i64::MAX);
+        self.rows_before(next, out)
     }
 
     /// Emits the rows with `ts < next_ts` (bar mode: `next_ts` is the next bar's timestamp).
