@@ -578,29 +578,6 @@ impl<'a> BarView<'a> {
         self.ts.is_empty()
     }
 
-    /// Asks the CPU to start loading rows `from..to` of every column into the cache, without
-    /// waiting for them. The span loop reads a block's columns sparsely (signal bars, exits,
-    /// span ends), which defeats the hardware prefetcher; prefetching the next block while the
-    /// current one runs turns those cache misses into hits. Rows out of range are skipped; no
-    /// effect on results, and a no-op on targets other than x86-64.
-    #[inline]
-    pub fn prefetch(&self, from: usize, to: usize) {
-        for col in [
-            self.bid_open,
-            self.bid_high,
-            self.bid_low,
-            self.bid_close,
-            self.ask_open,
-            self.ask_high,
-            self.ask_low,
-            self.ask_close,
-        ] {
-            prefetch_rows(col, from, to);
-        }
-        // Timestamps are 8 bytes too: same cache-line stride.
-        prefetch_rows(self.ts, from, to);
-    }
-
     /// The bid candle of row `i` (panics when out of range).
     #[inline(always)]
     pub fn bid_candle(&self, i: usize) -> Candle {
@@ -624,27 +601,6 @@ impl<'a> BarView<'a> {
             close: self.ask_close[i],
         }
     }
-}
-
-/// Prefetches the cache lines of `col[from..to]` (one request per 64-byte line).
-#[inline]
-fn prefetch_rows<T>(col: &[T], from: usize, to: usize) {
-    let Some(rows) = col.get(from..to.min(col.len())) else {
-        return;
-    };
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
-        for k in (0..rows.len()).step_by(step) {
-            // SAFETY: a prefetch is only a hint: it never faults, reads nothing into the
-            // program and changes no state the program can observe; the address is inside
-            // `rows` anyway. SSE (which provides it) is part of the x86-64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(rows.as_ptr().add(k).cast::<i8>()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = rows;
 }
 
 /// Ticks of one symbol: timestamp, bid, ask.

@@ -447,6 +447,7 @@ impl Engine {
         let (bid, ask) = quote.marks();
         for k in 0..self.signals.len() {
             let s = self.signals[k];
+            let (stop_loss, take_profit) = s.stops(bid, ask);
             self.stats.signals += 1;
             if let Some(rec) = &mut self.recorded {
                 rec.push(SignalRow {
@@ -455,8 +456,8 @@ impl Engine {
                     direction: s.direction,
                     order_type: s.order_type,
                     entry_price: s.entry_price,
-                    stop_loss: s.stop_loss,
-                    take_profit: s.take_profit,
+                    stop_loss,
+                    take_profit,
                     reason: None,
                     scenario: None,
                     tags: None,
@@ -500,8 +501,8 @@ impl Engine {
                 direction: s.direction,
                 order_type: s.order_type,
                 entry_price: s.entry_price,
-                stop_loss: s.stop_loss,
-                take_profit: s.take_profit,
+                stop_loss,
+                take_profit,
                 meta: s.meta,
             };
             match &quote {
@@ -779,8 +780,8 @@ impl Engine {
     }
 }
 
-/// Bars per block of the span loop: the strategy runs this far ahead of the simulator, and the
-/// next block is prefetched meanwhile; small enough that a block's columns stay in the L1 cache.
+/// Bars per block of the span loop: the strategy runs this far ahead of the simulator; small
+/// enough that the block's columns are still cached when the simulator reads them.
 /// A power of two dividing [`CANCEL_POLL`], so `check_cancel` polls every `CANCEL_POLL` bars.
 const SPAN_BLOCK: usize = 0x400;
 
@@ -817,7 +818,6 @@ impl Engine {
         for chunk in (first..stop).step_by(SPAN_BLOCK) {
             check_cancel(cancel, chunk - first)?;
             let end = stop.min(chunk + SPAN_BLOCK);
-            // view.prefetch(end, end + SPAN_BLOCK);
             block.clear();
             strategy.on_block(full, chunk, end, &mut scratch, &mut block);
             let mut next = 0;

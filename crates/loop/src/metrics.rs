@@ -401,11 +401,12 @@ impl MetricsAccumulator {
                 j += 1;
                 continue;
             }
-            // Bars j..d lie in the current day.
-            let d = j + ts[j..].partition_point(|&t| t < self.day_end);
+            // Bars j..d lie in the current day (a linear scan: spans are short next to a day).
             let mut dd = self.dd;
-            for k in j..d {
-                dd.update(equity(k));
+            let mut d = j;
+            while d < ts.len() && ts[d] < self.day_end {
+                dd.update(equity(d));
+                d += 1;
             }
             self.dd = dd;
             let n = (d - j) as u64;

@@ -66,7 +66,7 @@ impl<M: MovingAverage> MaCross<M> {
             } else {
                 Direction::Short
             };
-            if let Some(sig) = self.stops.market(bars, i, d) {
+            if let Some(sig) = self.stops.market(d) {
                 out.push(sig);
             }
         }
@@ -102,12 +102,14 @@ mod tests {
         assert_eq!(sig[0].1.direction, Direction::Long);
         assert_eq!(sig[0].1.order_type, OrderType::Market);
         let ask = bars.ask_close()[3];
-        assert!((sig[0].1.stop_loss - (ask - 0.001)).abs() < 1e-12);
-        assert!((sig[0].1.take_profit - (ask + 0.002)).abs() < 1e-12);
+        let (sl, tp) = sig[0].1.stops(bars.bid_close()[3], ask);
+        assert!((sl - (ask - 0.001)).abs() < 1e-12);
+        assert!((tp - (ask + 0.002)).abs() < 1e-12);
         assert_eq!(sig[1].0, 6);
         assert_eq!(sig[1].1.direction, Direction::Short);
         let bid = bars.bid_close()[6];
-        assert!((sig[1].1.stop_loss - (bid + 0.001)).abs() < 1e-12);
+        let (sl, _) = sig[1].1.stops(bid, bars.ask_close()[6]);
+        assert!((sl - (bid + 0.001)).abs() < 1e-12);
     }
 
     #[test]

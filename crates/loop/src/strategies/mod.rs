@@ -35,10 +35,50 @@ pub struct StrategySignal {
     /// Order price of pending orders (and market orders of a signal table that give one);
     /// `None`: fill at the signal bar's close on the trade side.
     pub entry_price: Option<f64>,
-    pub stop_loss: f64,
-    pub take_profit: f64,
+    pub levels: StopLevels,
     /// Row of the signal table (`signals`), `u32::MAX` for built-in strategies.
     pub meta: u32,
+}
+
+/// Where a signal's SL and TP lie.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StopLevels {
+    /// Prices.
+    At { stop_loss: f64, take_profit: f64 },
+    /// Distances from the signal bar's close on the trade side (the reference of market entries
+    /// without an entry price), placed when the signal executes: a signal the limits skip never
+    /// reads the other side's close, which the strategy itself has no use for.
+    FromClose { sl_distance: f64, tp_distance: f64 },
+}
+
+/// `(stop_loss, take_profit)` at `sl`/`tp` from `entry` on the losing/winning side of `direction`.
+#[inline(always)]
+fn place(direction: Direction, entry: f64, sl: f64, tp: f64) -> (f64, f64) {
+    let s = direction.sign();
+    (entry - s * sl, entry + s * tp)
+}
+
+impl StrategySignal {
+    /// `(stop_loss, take_profit)` of the signal, given the signal bar's closes.
+    #[inline]
+    pub fn stops(&self, bid_close: f64, ask_close: f64) -> (f64, f64) {
+        match self.levels {
+            StopLevels::At {
+                stop_loss,
+                take_profit,
+            } => (stop_loss, take_profit),
+            StopLevels::FromClose {
+                sl_distance,
+                tp_distance,
+            } => {
+                let entry = match self.direction {
+                    Direction::Long => ask_close,
+                    Direction::Short => bid_close,
+                };
+                place(self.direction, entry, sl_distance, tp_distance)
+            }
+        }
+    }
 }
 
 /// What the engine tells a strategy about the simulator's state at the signal step.
@@ -89,31 +129,30 @@ impl Stops {
     /// `(stop_loss, take_profit)` around `entry` for `direction`; `None` while the ATR warms up.
     #[inline]
     pub fn levels(&self, direction: Direction, entry: f64) -> Option<(f64, f64)> {
-        let sl = self.distance(self.params.sl_pips, self.params.sl_atr)?;
-        let tp = self.distance(self.params.tp_pips, self.params.tp_atr)?;
-        let s = direction.sign();
-        Some((entry - s * sl, entry + s * tp))
+        let (sl, tp) = self.distances()?;
+        Some(place(direction, entry, sl, tp))
     }
 
-    /// A market signal at bar `i`'s close on the trade side.
+    /// `(sl, tp)` distances in price; `None` while the ATR warms up.
     #[inline]
-    pub fn market(
-        &self,
-        bars: &BarView<'_>,
-        i: usize,
-        direction: Direction,
-    ) -> Option<StrategySignal> {
-        let entry = match direction {
-            Direction::Long => bars.ask_close[i],
-            Direction::Short => bars.bid_close[i],
-        };
-        let (stop_loss, take_profit) = self.levels(direction, entry)?;
+    fn distances(&self) -> Option<(f64, f64)> {
+        let sl = self.distance(self.params.sl_pips, self.params.sl_atr)?;
+        let tp = self.distance(self.params.tp_pips, self.params.tp_atr)?;
+        Some((sl, tp))
+    }
+
+    /// A market signal: fills at the signal bar's close on the trade side, SL/TP placed from it.
+    #[inline]
+    pub fn market(&self, direction: Direction) -> Option<StrategySignal> {
+        let (sl_distance, tp_distance) = self.distances()?;
         Some(StrategySignal {
             direction,
             order_type: OrderType::Market,
             entry_price: None,
-            stop_loss,
-            take_profit,
+            levels: StopLevels::FromClose {
+                sl_distance,
+                tp_distance,
+            },
             meta: NO_META,
         })
     }
@@ -131,8 +170,10 @@ impl Stops {
             direction,
             order_type,
             entry_price: Some(price),
-            stop_loss,
-            take_profit,
+            levels: StopLevels::At {
+                stop_loss,
+                take_profit,
+            },
             meta: NO_META,
         })
     }
@@ -359,10 +400,11 @@ mod tests {
         let (sl, tp) = s.levels(Direction::Long, 1.1).unwrap();
         assert!((sl - 1.0992).abs() < 1e-12, "{sl}");
         assert!((tp - 1.1005).abs() < 1e-12);
-        let m = s.market(&bars.view(), 1, Direction::Long).unwrap();
+        let m = s.market(Direction::Long).unwrap();
         assert_eq!(m.entry_price, None);
+        let (sl, _) = m.stops(bars.bid_close()[1], bars.ask_close()[1]);
         assert!(
-            (m.stop_loss - (bars.ask_close()[1] - 0.0008)).abs() < 1e-12,
+            (sl - (bars.ask_close()[1] - 0.0008)).abs() < 1e-12,
             "placed from the ask close"
         );
     }

@@ -44,7 +44,7 @@ impl RsiReversion {
         } else {
             return;
         };
-        if let Some(s) = self.stops.market(bars, i, dir) {
+        if let Some(s) = self.stops.market(dir) {
             out.push(s);
         }
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::StrategySignal;
+use super::{StopLevels, StrategySignal};
 use crate::data::BarView;
 use crate::signals::SignalTable;
 
@@ -44,8 +44,10 @@ impl SignalsStrategy {
             direction: t.direction(r),
             order_type: t.order_type(r),
             entry_price: t.entry_price(r),
-            stop_loss: t.stop_loss(r),
-            take_profit: t.take_profit(r),
+            levels: StopLevels::At {
+                stop_loss: t.stop_loss(r),
+                take_profit: t.take_profit(r),
+            },
             meta: r,
         });
         self.pos += 1;

@@ -54,7 +54,7 @@ impl ZScoreReversion {
             };
             self.stops.pending(dir, OrderType::Limit, price)
         } else {
-            self.stops.market(bars, i, dir)
+            self.stops.market(dir)
         };
         if let Some(s) = sig {
             out.push(s);
@@ -107,7 +107,8 @@ mod tests {
             (sig[0].1.entry_price.unwrap() - (1.3 + 0.0005)).abs() < 1e-12,
             "short limit above the bid close"
         );
-        assert!((sig[0].1.stop_loss - (1.3005 + 0.001)).abs() < 1e-12);
+        let (sl, _) = sig[0].1.stops(f64::NAN, f64::NAN);
+        assert!((sl - (1.3005 + 0.001)).abs() < 1e-12);
         assert!((sig[1].1.entry_price.unwrap() - (bars.ask_close()[6] - 0.0005)).abs() < 1e-12);
     }
 }
