@@ -1079,8 +1079,9 @@ impl ExecutionSimulator {
     /// The common bar of a bar loop, in one read-only pass and then in place: `v2`, valid
     /// finite candles of the same time, no swap model on the symbol, no queued stop update, no
     /// pending order of the symbol, and no open position of it that exits in this bar. Then the
-    /// bar changes only the open positions' `bars_held`/`best_price` (and the spread), exactly
-    /// as the general path would. Returns false, having changed nothing, otherwise.
+    /// bar changes only the open positions' `bars_held`/`best_price`, exactly as the general
+    /// path would (which also sets the spread, read only by the events that set it first).
+    /// Returns false, having changed nothing, otherwise.
     #[inline(always)]
     fn quiet_bar(&mut self, symbol: SymbolId, bid: &Candle, ask: &Candle) -> bool {
         let core = &self.core;
@@ -1118,7 +1119,7 @@ impl ExecutionSimulator {
                 return false;
             }
         }
-        self.set_spread(symbol, ask.open - bid.open);
+        // No `set_spread`: see `advance_quiet`.
         for p in self.positions.iter_mut().filter(|p| p.symbol == symbol) {
             p.bars_held += 1;
             p.best_price = match p.direction {
@@ -1297,7 +1298,8 @@ impl ExecutionSimulator {
                 Direction::Short => ask_low.iter().fold(p.best_price, |b, &l| b.min(l)),
             };
         }
-        self.set_spread(symbol, bars.ask_open[end - 1] - bars.bid_open[end - 1]);
+        // The spread (`set_spread`) is not set: every event that reads it (fills, exits,
+        // signals, closes) sets it first, so a quiet bar's spread is never read.
         end
     }
 
