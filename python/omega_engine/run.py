@@ -91,7 +91,9 @@ class RunResult:
 
     def failed(self) -> pa.Table:
         """The summary rows of configs that failed (``error_code`` not null)."""
-        if "error_code" not in self.summary.column_names:
+        names = self.summary.column_names
+        # null_count is metadata: a batch without failures (the common case) needs no filter.
+        if "error_code" not in names or self.summary.column("error_code").null_count == len(self):
             return self.summary.slice(0, 0)
         return self.summary.filter(pc.is_valid(self.summary.column("error_code")))
 
