@@ -73,7 +73,11 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(BARS as u64));
-    let one = sma(10, 30, 20, 40);
+    let one = parse_config(r#"{"symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001}, "seed": 1,
+        "strategy": {"name": "sma_cross", "params": {"fast": 20, "slow": 50, "sl_pips": 10, "tp_pips": 20}},
+        "execution": {"pip_buffer_factor": 0.0, "gap_fills": true},
+        "account": {"fixed_lots": 0.5, "risk_per_trade": null},
+        "limits": {"max_open_positions": 1, "skip_exit_bar_signals": true}}"#).unwrap();
     g.bench_function("sma_cross_sl_tp", |b| {
         b.iter(|| black_box(run_config(black_box(&one), &d, false, false)))
     });

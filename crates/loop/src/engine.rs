@@ -30,6 +30,14 @@
 //! same loop runs over ticks (each tick is a "bar" for trade management: `max_holding_bars`
 //! counts ticks; `trailing.atr_mult` is not available).
 //!
+//! Span mode (v2 without trade management or ATR-fed costs, and a strategy that does not look at
+//! the simulator, i.e. all but `donchian_breakout`): the same steps, organised for speed. The
+//! strategy runs a block of 1,024 bars ahead and lists the block's signals; the bars between two
+//! events are applied as one span when nothing can happen in them (no fill, no exit, no signal
+//! that could do more than be counted as skipped), by `ExecutionSimulator::advance_quiet` and
+//! `MetricsAccumulator::on_bars`; every other bar takes the per-bar steps above. The results are
+//! the per-bar loop's, bit for bit (`span_loop_matches_the_ordinary_loop`).
+//!
 //! Nothing allocates per bar: every buffer is allocated once per run and reused.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -875,7 +883,8 @@ impl Engine {
     }
 
     /// Quiet bars from `from` (before `to`) in the simulator, and their equity points; returns
-    /// the first bar that was not quiet (`to` when all were).
+    /// the first bar that was not quiet (`to` when all were). Out of line, so that its loops
+    /// keep their state in registers (see `MaCross::on_block`).
     #[inline]
     fn quiet_span(&mut self, cols: &CandleColumns<'_>, from: usize, to: usize) -> usize {
         let k = self.sim.advance_quiet(self.sym, cols, from, to);

@@ -38,6 +38,13 @@ impl CompensatedSum {
 #[derive(Clone, Debug)]
 pub struct Sma {
     buf: Vec<f64>,
+    state: SmaState,
+}
+
+/// The scalar state of an [`Sma`] (everything but the ring buffer): `Copy`, so a block loop
+/// keeps it in registers (see [`Sma::step`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SmaState {
     pos: usize,
     count: usize,
     sum: f64,
@@ -51,11 +58,13 @@ impl Sma {
         let period = period.max(1);
         Sma {
             buf: vec![0.0; period],
-            pos: 0,
-            count: 0,
-            sum: 0.0,
-            inv_period: 1.0 / period as f64,
-            until_exact: 64 * period,
+            state: SmaState {
+                pos: 0,
+                count: 0,
+                sum: 0.0,
+                inv_period: 1.0 / period as f64,
+                until_exact: 64 * period,
+            },
         }
     }
 
@@ -65,48 +74,88 @@ impl Sma {
 
     #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        let p = self.buf.len();
-        if self.count == p {
+        Self::step(&mut self.state, &mut self.buf, x)
+    }
+
+    /// How many of the next updates are plain: warm, with no wrap of the ring position and no
+    /// exact recomputation of the sum among them. [`Self::step_plain`] may run that many times
+    /// in a row instead of [`Self::step`], with the same results.
+    #[inline(always)]
+    pub fn plain_run(st: &SmaState, buf: &[f64]) -> usize {
+        let p = buf.len();
+        if st.count != p {
+            return 0;
+        }
+        (p - 1 - st.pos.min(p - 1)).min(st.until_exact.saturating_sub(1))
+    }
+
+    /// [`Self::step`] on a warm average whose ring position does not wrap and whose sum is not
+    /// recomputed at this update (see [`Self::plain_run`]): the same arithmetic without the
+    /// three tests.
+    #[inline(always)]
+    pub fn step_plain(st: &mut SmaState, buf: &mut [f64], x: f64) -> f64 {
+        if let Some(slot) = buf.get_mut(st.pos) {
+            st.sum += x - *slot;
+            *slot = x;
+        }
+        st.until_exact -= 1;
+        st.pos += 1;
+        st.sum * st.inv_period
+    }
+
+    /// The state and the ring buffer, for [`Self::step`].
+    #[inline(always)]
+    pub fn parts(&mut self) -> (&mut SmaState, &mut [f64]) {
+        (&mut self.state, &mut self.buf)
+    }
+
+    /// [`Self::update`] on the parts of an `Sma`: its state and its ring buffer `buf` (whose
+    /// length is the period).
+    #[inline(always)]
+    pub fn step(st: &mut SmaState, buf: &mut [f64], x: f64) -> Option<f64> {
+        let p = buf.len();
+        if st.count == p {
             // Warm (every bar after the first `period`): one branch, no state besides the ring.
-            let Some(slot) = self.buf.get_mut(self.pos) else {
-                return self.value();
+            let Some(slot) = buf.get_mut(st.pos) else {
+                return (st.count == p).then_some(st.sum * st.inv_period);
             };
-            self.sum += x - *slot;
+            st.sum += x - *slot;
             *slot = x;
-            self.until_exact -= 1;
-            if self.until_exact == 0 {
-                self.sum = self.buf.iter().sum();
-                self.until_exact = 64 * p;
+            st.until_exact -= 1;
+            if st.until_exact == 0 {
+                st.sum = buf.iter().sum();
+                st.until_exact = 64 * p;
             }
-            self.pos += 1;
-            if self.pos == p {
-                self.pos = 0;
+            st.pos += 1;
+            if st.pos == p {
+                st.pos = 0;
             }
-            return Some(self.sum * self.inv_period);
+            return Some(st.sum * st.inv_period);
         }
-        if let Some(slot) = self.buf.get_mut(self.pos) {
-            self.sum += x;
+        if let Some(slot) = buf.get_mut(st.pos) {
+            st.sum += x;
             *slot = x;
-            self.count += 1;
+            st.count += 1;
         }
-        self.pos += 1;
-        if self.pos == p {
-            self.pos = 0;
+        st.pos += 1;
+        if st.pos == p {
+            st.pos = 0;
         }
-        self.value()
+        (st.count == p).then_some(st.sum * st.inv_period)
     }
 
     /// The average of the last `period` inputs; `None` while fewer were seen. Computed from the
     /// running sum, so it is the value the last `update` returned.
     #[inline]
     pub fn value(&self) -> Option<f64> {
-        (self.count == self.buf.len()).then_some(self.sum * self.inv_period)
+        let st = &self.state;
+        (st.count == self.buf.len()).then_some(st.sum * st.inv_period)
     }
 }
 
 /// Exponential moving average, `alpha = 2 / (period + 1)`, seeded with the SMA of the first
 /// `period` inputs (warm from the `period`-th input on).
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Ema {
     period: usize,
     alpha: f64,
@@ -148,6 +197,24 @@ impl Ema {
     #[inline]
     pub fn value(&self) -> Option<f64> {
         self.value
+    }
+
+    /// How many of the next updates are plain (warm): all of them once warm.
+    #[inline(always)]
+    pub fn plain_run(&self) -> usize {
+        if self.count < self.period {
+            0
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// [`Self::update`] on a warm average: the same arithmetic without the warm-up test.
+    #[inline(always)]
+    pub fn step_plain(&mut self, x: f64) -> f64 {
+        self.ema += self.alpha * (x - self.ema);
+        self.value = Some(self.ema);
+        self.ema
     }
 }
 

@@ -254,31 +254,63 @@ struct Drawdown {
     max_abs: f64,
     /// Largest drawdown as a fraction of the running peak.
     max_frac: f64,
+    /// `max_frac * peak` while `peak > 0` (else +inf): the drawdown a bar must exceed to set a
+    /// new `max_frac`. The same product the test would compute, kept from one change of `peak`
+    /// or `max_frac` to the next instead of recomputed every bar.
+    frac_bar: f64,
     /// Consecutive bars strictly below the peak, up to now.
     run: u64,
-    max_run: u64,
+    /// Longest finished run; the current one counts once it ends (see [`Self::max_run`]).
+    max_run_done: u64,
 }
 
 impl Drawdown {
+    fn new(initial_balance: f64) -> Self {
+        let mut d = Drawdown {
+            peak: initial_balance,
+            max_abs: 0.0,
+            max_frac: 0.0,
+            frac_bar: 0.0,
+            run: 0,
+            max_run_done: 0,
+        };
+        d.set_frac_bar();
+        d
+    }
+
+    #[inline(always)]
+    fn set_frac_bar(&mut self) {
+        self.frac_bar = if self.peak > 0.0 {
+            self.max_frac * self.peak
+        } else {
+            f64::INFINITY
+        };
+    }
+
     #[inline(always)]
     fn update(&mut self, equity: f64) {
         if equity >= self.peak {
             self.peak = equity;
+            self.max_run_done = self.max_run_done.max(self.run);
             self.run = 0;
+            self.set_frac_bar();
         } else {
             let dd = self.peak - equity;
             if dd > self.max_abs {
                 self.max_abs = dd;
             }
             // Multiply instead of divide on the common path: only a new maximum pays the division.
-            if self.peak > 0.0 && dd > self.max_frac * self.peak {
+            if dd > self.frac_bar {
                 self.max_frac = dd / self.peak;
+                self.set_frac_bar();
             }
             self.run += 1;
-            if self.run > self.max_run {
-                self.max_run = self.run;
-            }
         }
+    }
+
+    /// The longest run of bars below the peak, the current one included.
+    fn max_run(&self) -> u64 {
+        self.max_run_done.max(self.run)
     }
 }
 
@@ -325,13 +357,7 @@ impl MetricsAccumulator {
             first_ts: 0,
             last_ts: 0,
             last_equity: initial_balance,
-            dd: Drawdown {
-                peak: initial_balance,
-                max_abs: 0.0,
-                max_frac: 0.0,
-                run: 0,
-                max_run: 0,
-            },
+            dd: Drawdown::new(initial_balance),
             day_end: i64::MIN,
             prev_eod: initial_balance,
             daily: Moments::default(),
@@ -543,7 +569,7 @@ impl MetricsAccumulator {
                 f64::NAN
             },
             max_drawdown_pct: max_dd_pct,
-            max_drawdown_duration_bars: self.dd.max_run,
+            max_drawdown_duration_bars: self.dd.max_run(),
             sharpe,
             sortino,
             sharpe_r,

@@ -5,24 +5,70 @@ use omega_exec_core::Direction;
 
 use super::{Stops, StrategySignal};
 use crate::data::BarView;
-use crate::indicators::{Ema, Sma};
+use crate::indicators::{Ema, Sma, SmaState};
 
-/// A moving average the cross strategy can use (static dispatch through generics).
+/// A moving average the cross strategy can use (static dispatch through generics). Split into a
+/// `Copy` state and a buffer so that a block of bars runs with the state in locals: the
+/// recurrences (running sums, positions) then stay in registers instead of going through memory
+/// every bar.
 pub trait MovingAverage {
+    type State: Copy;
     fn update(&mut self, x: f64) -> Option<f64>;
+    /// The state and the buffer (empty for averages without one).
+    fn parts(&mut self) -> (&mut Self::State, &mut [f64]);
+    /// `update` on the parts.
+    fn step(state: &mut Self::State, buf: &mut [f64], x: f64) -> Option<f64>;
+    /// How many of the next updates `step_plain` may do (see `Sma::plain_run`).
+    fn plain_run(state: &Self::State, buf: &[f64]) -> usize;
+    /// `step` on a warm average within its plain run: the same value, fewer tests.
+    fn step_plain(state: &mut Self::State, buf: &mut [f64], x: f64) -> f64;
 }
 
 impl MovingAverage for Sma {
+    type State = SmaState;
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         Sma::update(self, x)
     }
+    #[inline(always)]
+    fn parts(&mut self) -> (&mut SmaState, &mut [f64]) {
+        Sma::parts(self)
+    }
+    #[inline(always)]
+    fn step(state: &mut SmaState, buf: &mut [f64], x: f64) -> Option<f64> {
+        Sma::step(state, buf, x)
+    }
+    #[inline(always)]
+    fn plain_run(state: &SmaState, buf: &[f64]) -> usize {
+        Sma::plain_run(state, buf)
+    }
+    #[inline(always)]
+    fn step_plain(state: &mut SmaState, buf: &mut [f64], x: f64) -> f64 {
+        Sma::step_plain(state, buf, x)
+    }
 }
 
 impl MovingAverage for Ema {
+    type State = Ema;
     #[inline(always)]
     fn update(&mut self, x: f64) -> Option<f64> {
         Ema::update(self, x)
+    }
+    #[inline(always)]
+    fn parts(&mut self) -> (&mut Ema, &mut [f64]) {
+        (self, &mut [])
+    }
+    #[inline(always)]
+    fn step(state: &mut Ema, _buf: &mut [f64], x: f64) -> Option<f64> {
+        state.update(x)
+    }
+    #[inline(always)]
+    fn plain_run(state: &Ema, _buf: &[f64]) -> usize {
+        state.plain_run()
+    }
+    #[inline(always)]
+    fn step_plain(state: &mut Ema, _buf: &mut [f64], x: f64) -> f64 {
+        state.step_plain(x)
     }
 }
 
@@ -35,6 +81,23 @@ pub struct MaCross<M> {
     /// (every comparison with it is false), exactly as "no previous bar" did, so the per-bar test
     /// needs no `Option`.
     prev_diff: f64,
+}
+
+/// The direction of a cross from `prev` to `diff` (fast − slow), if any.
+#[inline(always)]
+fn cross(prev: f64, diff: f64) -> Option<Direction> {
+    // Both tests without short-circuit branches; at most one holds (a cross is rare).
+    let up = (prev <= 0.0) & (diff > 0.0);
+    let down = (prev >= 0.0) & (diff < 0.0);
+    if up | down {
+        Some(if up {
+            Direction::Long
+        } else {
+            Direction::Short
+        })
+    } else {
+        None
+    }
 }
 
 impl<M: MovingAverage> MaCross<M> {
@@ -57,19 +120,76 @@ impl<M: MovingAverage> MaCross<M> {
         let diff = f - s;
         let prev = self.prev_diff;
         self.prev_diff = diff;
-        // Both tests without short-circuit branches; at most one holds (a cross is rare).
-        let up = (prev <= 0.0) & (diff > 0.0);
-        let down = (prev >= 0.0) & (diff < 0.0);
-        if up | down {
-            let d = if up {
-                Direction::Long
-            } else {
-                Direction::Short
-            };
+        if let Some(d) = cross(prev, diff) {
             if let Some(sig) = self.stops.market(d) {
                 out.push(sig);
             }
         }
+    }
+
+    /// `on_bar` for the bars `from..to`, the signals appended to `out` with their bar index; the
+    /// averages' states are copied into locals for the block and written back after it. Out of
+    /// line: inlined into the engine's loop, its locals competed for registers with everything
+    /// else there and went through the stack every bar.
+    #[inline(never)]
+    pub fn on_block(
+        &mut self,
+        bars: &BarView<'_>,
+        from: usize,
+        to: usize,
+        out: &mut Vec<(usize, StrategySignal)>,
+    ) {
+        let (fast_state, fast_buf) = self.fast.parts();
+        let (slow_state, slow_buf) = self.slow.parts();
+        let (mut fast, mut slow, mut prev) = (*fast_state, *slow_state, self.prev_diff);
+        let stops = &mut self.stops;
+        // Bar i's averages (fast, slow) to a signal, as in `on_bar`.
+        #[inline(always)]
+        fn emit(
+            stops: &Stops,
+            out: &mut Vec<(usize, StrategySignal)>,
+            i: usize,
+            (f, s): (f64, f64),
+            prev: &mut f64,
+        ) {
+            let diff = f - s;
+            let d = cross(*prev, diff);
+            *prev = diff;
+            if let Some(d) = d {
+                if let Some(sig) = stops.market(d) {
+                    out.push((i, sig));
+                }
+            }
+        }
+        let closes = &bars.bid_close[..to];
+        let mut i = from;
+        while i < to {
+            // Runs of plain updates (no warm-up, ring wrap or exact re-sum in either average)
+            // go without those tests; the bar after a run takes the full step.
+            let run = M::plain_run(&fast, fast_buf)
+                .min(M::plain_run(&slow, slow_buf))
+                .min(to - i);
+            for (k, &c) in closes[i..i + run].iter().enumerate() {
+                stops.update(bars, i + k);
+                let f = M::step_plain(&mut fast, fast_buf, c);
+                let s = M::step_plain(&mut slow, slow_buf, c);
+                emit(stops, out, i + k, (f, s), &mut prev);
+            }
+            i += run;
+            if i == to {
+                break;
+            }
+            stops.update(bars, i);
+            let f = M::step(&mut fast, fast_buf, closes[i]);
+            let s = M::step(&mut slow, slow_buf, closes[i]);
+            if let (Some(f), Some(s)) = (f, s) {
+                emit(stops, out, i, (f, s), &mut prev);
+            }
+            i += 1;
+        }
+        *fast_state = fast;
+        *slow_state = slow;
+        self.prev_diff = prev;
     }
 }
 

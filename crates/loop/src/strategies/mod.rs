@@ -297,8 +297,8 @@ impl Strategy {
         }
         let ctx = StrategyContext::default();
         match self {
-            Strategy::SmaCross(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
-            Strategy::EmaCross(s) => each(from, to, scratch, out, |i, o| s.on_bar(bars, i, o)),
+            Strategy::SmaCross(s) => s.on_block(bars, from, to, out),
+            Strategy::EmaCross(s) => s.on_block(bars, from, to, out),
             Strategy::DonchianBreakout(s) => {
                 each(from, to, scratch, out, |i, o| s.on_bar(bars, i, &ctx, o))
             }
