@@ -840,7 +840,11 @@ impl Engine {
                     block.get(next).map_or(end, |s| s.0).min(last)
                 };
                 if i < event {
-                    let k = self.quiet_span(&cols, i, event);
+                    if !skip_all {
+                        // The event bar takes the per-bar steps, which read its whole row.
+                        view.prefetch_row(event);
+                    }
+                    let k = self.quiet_span(view, &cols, i, event);
                     if skip_all {
                         // The signals of the quiet bars, counted as `execute_signals` would.
                         while let Some(&(b, _)) = block.get(next) {
@@ -886,10 +890,21 @@ impl Engine {
     /// the first bar that was not quiet (`to` when all were). Out of line, so that its loops
     /// keep their state in registers (see `MaCross::on_block`).
     #[inline]
-    fn quiet_span(&mut self, cols: &CandleColumns<'_>, from: usize, to: usize) -> usize {
+    fn quiet_span(
+        &mut self,
+        view: &BarView<'_>,
+        cols: &CandleColumns<'_>,
+        from: usize,
+        to: usize,
+    ) -> usize {
         let k = self.sim.advance_quiet(self.sym, cols, from, to);
         if k == from {
             return from;
+        }
+        if k < to {
+            // Bar k (an exit) takes the per-bar steps next, which read its whole row: start
+            // loading it while the span's equity points are computed.
+            view.prefetch_row(k);
         }
         let balance = self.sim.balance();
         let (ts, bid_close, ask_close) = (
