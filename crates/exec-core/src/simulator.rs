@@ -1252,20 +1252,7 @@ impl ExecutionSimulator {
             _ => {
                 let mut j = from;
                 while j < to {
-                    let bid = Candle {
-                        ts: bars.ts[j],
-                        open: bars.bid_open[j],
-                        high: bars.bid_high[j],
-                        low: bars.bid_low[j],
-                        close: bars.bid_close[j],
-                    };
-                    let ask = Candle {
-                        ts: bars.ts[j],
-                        open: bars.ask_open[j],
-                        high: bars.ask_high[j],
-                        low: bars.ask_low[j],
-                        close: bars.ask_close[j],
-                    };
+                    let (bid, ask) = (bars.bid_candle(j), bars.ask_candle(j));
                     let exits = self.positions.iter().any(|p| {
                         p.symbol == symbol && {
                             let c = match p.direction {

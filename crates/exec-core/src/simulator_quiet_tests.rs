@@ -104,6 +104,63 @@ fn random_signal(rng: &mut Rng, ts: i64, close: f64, meta: u32) -> Signal {
     }
 }
 
+/// With odds 1 in `odds.0` a stop update of the first open position (queued for the next bar),
+/// with odds 1 in `odds.1` a random signal at bar `(bid, ask)`; the same for both simulators.
+fn perturb(
+    rng: &mut Rng,
+    sims: &mut [&mut ExecutionSimulator; 2],
+    (bid, ask): (Candle, Candle),
+    meta: u32,
+    odds: (u64, u64),
+) {
+    if rng.below(odds.0) == 0 {
+        if let Some(p) = sims[0]
+            .active_positions()
+            .iter()
+            .find(|p| p.status == PositionStatus::Open)
+        {
+            let (id, sl) = (p.id, p.stop_loss + p.direction.sign() * 0.0002);
+            for sim in sims.iter_mut() {
+                sim.queue_stop_update(id, sl, StopKind::Trailing);
+            }
+        }
+    }
+    if rng.below(odds.1) == 0 {
+        let signal = random_signal(rng, bid.ts, bid.close, meta);
+        let q = BarQuote {
+            bid,
+            ask: Some(ask),
+        };
+        let a = sims[0].process_signal(&signal, &q).unwrap();
+        let b = sims[1].process_signal(&signal, &q).unwrap();
+        assert_eq!(a, b, "bar {meta}");
+    }
+}
+
+/// Both simulators in the same state: positions, closed records (drained into `closed`),
+/// balance and counters.
+fn assert_same(
+    sims: &mut [&mut ExecutionSimulator; 2],
+    closed: (&mut Vec<ClosedPosition>, &mut Vec<ClosedPosition>),
+    seed: u64,
+    at: usize,
+) {
+    sims[0].drain_closed_into(closed.0);
+    sims[1].drain_closed_into(closed.1);
+    assert_eq!(
+        sims[0].active_positions(),
+        sims[1].active_positions(),
+        "seed {seed}, bar {at}"
+    );
+    assert_eq!(closed.0, closed.1, "seed {seed}, bar {at}");
+    assert_eq!(
+        sims[0].balance(),
+        sims[1].balance(),
+        "seed {seed}, bar {at}"
+    );
+    assert_eq!(sims[0].stats(), sims[1].stats(), "seed {seed}, bar {at}");
+}
+
 fn config(seed: u64, variant: Variant, gap_fills: bool) -> SimulatorConfig {
     let mut c = Commission::new(CommissionSchema::PerLot(3.0));
     c.min_fee = 0.5;
@@ -132,42 +189,13 @@ fn run(seed: u64, variant: Variant, gap_fills: bool) {
     let (mut closed_q, mut closed_g) = (Vec::new(), Vec::new());
     for k in 0..3_000i64 {
         let (bid, ask) = random_bar(&mut rng, &mut price, k * 60_000_000);
-        let (ts, close) = (bid.ts, bid.close);
         for sim in [&mut quiet, &mut general] {
             sim.evaluate_bar(0, &bid, Some(&ask)).unwrap();
         }
         // Now and then a stop update (queued for the next bar) or a new signal.
-        if rng.below(40) == 0 {
-            if let Some(p) = quiet
-                .active_positions()
-                .iter()
-                .find(|p| p.status == PositionStatus::Open)
-            {
-                let (id, sl) = (p.id, p.stop_loss + p.direction.sign() * 0.0002);
-                quiet.queue_stop_update(id, sl, StopKind::Trailing);
-                general.queue_stop_update(id, sl, StopKind::Trailing);
-            }
-        }
-        if rng.below(8) == 0 {
-            let signal = random_signal(&mut rng, ts, close, k as u32);
-            let q = BarQuote {
-                bid,
-                ask: Some(ask),
-            };
-            let a = quiet.process_signal(&signal, &q).unwrap();
-            let b = general.process_signal(&signal, &q).unwrap();
-            assert_eq!(a, b, "seed {seed}, bar {k}");
-        }
-        quiet.drain_closed_into(&mut closed_q);
-        general.drain_closed_into(&mut closed_g);
-        assert_eq!(
-            quiet.active_positions(),
-            general.active_positions(),
-            "seed {seed}, bar {k}"
-        );
-        assert_eq!(closed_q, closed_g, "seed {seed}, bar {k}");
-        assert_eq!(quiet.balance(), general.balance(), "seed {seed}, bar {k}");
-        assert_eq!(quiet.stats(), general.stats(), "seed {seed}, bar {k}");
+        let mut sims = [&mut quiet, &mut general];
+        perturb(&mut rng, &mut sims, (bid, ask), k as u32, (40, 8));
+        assert_same(&mut sims, (&mut closed_q, &mut closed_g), seed, k as usize);
     }
     assert!(closed_q.len() > 50, "the sequence must close trades");
 }
@@ -221,19 +249,6 @@ fn run_spans(seed: u64, variant: Variant, gap_fills: bool) {
     };
     let (mut closed_q, mut closed_g) = (Vec::new(), Vec::new());
     let (mut i, mut quiet_bars) = (0usize, 0usize);
-    let mut check =
-        |quiet: &mut ExecutionSimulator, general: &mut ExecutionSimulator, at: usize| {
-            quiet.drain_closed_into(&mut closed_q);
-            general.drain_closed_into(&mut closed_g);
-            assert_eq!(
-                quiet.active_positions(),
-                general.active_positions(),
-                "seed {seed}, bar {at}"
-            );
-            assert_eq!(closed_q, closed_g, "seed {seed}, bar {at}");
-            assert_eq!(quiet.balance(), general.balance(), "seed {seed}, bar {at}");
-            assert_eq!(quiet.stats(), general.stats(), "seed {seed}, bar {at}");
-        };
     while i < n {
         let limit = (i + 1 + rng.below(24) as usize).min(n);
         let k = quiet.advance_quiet(0, &cols, i, limit);
@@ -242,7 +257,12 @@ fn run_spans(seed: u64, variant: Variant, gap_fills: bool) {
             general.evaluate_bar(0, bid, Some(ask)).unwrap();
         }
         quiet_bars += k - i;
-        check(&mut quiet, &mut general, k);
+        assert_same(
+            &mut [&mut quiet, &mut general],
+            (&mut closed_q, &mut closed_g),
+            seed,
+            k,
+        );
         if k == n {
             break;
         }
@@ -250,28 +270,9 @@ fn run_spans(seed: u64, variant: Variant, gap_fills: bool) {
         let (bid, ask) = candles[k];
         quiet.evaluate_bar_pair(0, bid, ask).unwrap();
         general.evaluate_bar(0, &bid, Some(&ask)).unwrap();
-        if rng.below(6) == 0 {
-            if let Some(p) = quiet
-                .active_positions()
-                .iter()
-                .find(|p| p.status == PositionStatus::Open)
-            {
-                let (id, sl) = (p.id, p.stop_loss + p.direction.sign() * 0.0002);
-                quiet.queue_stop_update(id, sl, StopKind::Trailing);
-                general.queue_stop_update(id, sl, StopKind::Trailing);
-            }
-        }
-        if rng.below(2) == 0 {
-            let signal = random_signal(&mut rng, bid.ts, bid.close, k as u32);
-            let q = BarQuote {
-                bid,
-                ask: Some(ask),
-            };
-            let a = quiet.process_signal(&signal, &q).unwrap();
-            let b = general.process_signal(&signal, &q).unwrap();
-            assert_eq!(a, b, "seed {seed}, bar {k}");
-        }
-        check(&mut quiet, &mut general, k);
+        let mut sims = [&mut quiet, &mut general];
+        perturb(&mut rng, &mut sims, (bid, ask), k as u32, (6, 2));
+        assert_same(&mut sims, (&mut closed_q, &mut closed_g), seed, k);
         i = k + 1;
     }
     assert!(

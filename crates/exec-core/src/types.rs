@@ -110,7 +110,7 @@ pub struct CandleColumns<'a> {
     pub ask_close: &'a [f64],
 }
 
-impl CandleColumns<'_> {
+impl<'a> CandleColumns<'a> {
     /// The shortest column's length (rows readable in every column).
     pub fn len(&self) -> usize {
         [
@@ -129,6 +129,47 @@ impl CandleColumns<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The first `n` rows (all columns cut to the same length, which lets the compiler drop
+    /// bounds checks in loops over `0..n`). Panics when `n` exceeds a column's length.
+    #[inline]
+    pub fn prefix(&self, n: usize) -> CandleColumns<'a> {
+        CandleColumns {
+            ts: &self.ts[..n],
+            bid_open: &self.bid_open[..n],
+            bid_high: &self.bid_high[..n],
+            bid_low: &self.bid_low[..n],
+            bid_close: &self.bid_close[..n],
+            ask_open: &self.ask_open[..n],
+            ask_high: &self.ask_high[..n],
+            ask_low: &self.ask_low[..n],
+            ask_close: &self.ask_close[..n],
+        }
+    }
+
+    /// The bid candle of row `i` (panics when out of range).
+    #[inline(always)]
+    pub fn bid_candle(&self, i: usize) -> Candle {
+        Candle {
+            ts: self.ts[i],
+            open: self.bid_open[i],
+            high: self.bid_high[i],
+            low: self.bid_low[i],
+            close: self.bid_close[i],
+        }
+    }
+
+    /// The ask candle of row `i` (panics when out of range).
+    #[inline(always)]
+    pub fn ask_candle(&self, i: usize) -> Candle {
+        Candle {
+            ts: self.ts[i],
+            open: self.ask_open[i],
+            high: self.ask_high[i],
+            low: self.ask_low[i],
+            close: self.ask_close[i],
+        }
     }
 }
 

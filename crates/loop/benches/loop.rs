@@ -2,6 +2,8 @@
 //!
 //! * `single/sma_cross_sl_tp`: one `sma_cross` config with SL/TP, summary only → ns per bar
 //!   (target ≤ 10 ns/bar). Throughput is reported per bar.
+//! * `single/w2_aligned`: the config of the peer suite's W2 (benchmarks/README.md), the Rust
+//!   loop alone.
 //! * `grid/threads/N`: a grid of distinct sma_cross configs (SL/TP) on the same bars, summary
 //!   only, on N threads (1, 2 and all cores) → ns per bar-config (throughput per bar-config); the
 //!   1 → 2 thread speed-up is the ratio of the two medians (target ≥ 1.8×).
@@ -80,6 +82,22 @@ fn bench(c: &mut Criterion) {
         "limits": {"max_open_positions": 1, "skip_exit_bar_signals": true}}"#).unwrap();
     g.bench_function("sma_cross_sl_tp", |b| {
         b.iter(|| black_box(run_config(black_box(&one), &d, false, false)))
+    });
+    // The config of the peer suite's W2 in its aligned mode (benchmarks/README.md), without
+    // the Python call around it.
+    let aligned = match parse_config(
+        r#"{"symbol": "EURUSD", "symbol_spec": {"pip_size": 0.0001}, "seed": 1,
+            "strategy": {"name": "sma_cross",
+                         "params": {"fast": 20, "slow": 50, "sl_pips": 10, "tp_pips": 20}},
+            "execution": {"pip_buffer_factor": 0.0, "gap_fills": true},
+            "account": {"fixed_lots": 0.5, "risk_per_trade": null},
+            "limits": {"max_open_positions": 1, "skip_exit_bar_signals": true}}"#,
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    };
+    g.bench_function("w2_aligned", |b| {
+        b.iter(|| black_box(run_config(black_box(&aligned), &d, false, false)))
     });
     g.finish();
 

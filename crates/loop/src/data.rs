@@ -17,7 +17,7 @@ use arrow_array::{
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use omega_exec_core::codes;
-use omega_exec_core::{Candle, Tick};
+use omega_exec_core::{Candle, CandleColumns, Tick};
 
 use crate::error::{LoopError, Result};
 use crate::signals::SignalTable;
@@ -458,25 +458,13 @@ impl Bars {
     /// The bid candle of row `i`. Panics when `i >= len()` (the loop indexes within bounds).
     #[inline]
     pub fn bid_candle(&self, i: usize) -> Candle {
-        Candle {
-            ts: self.ts[i],
-            open: self.bid[0][i],
-            high: self.bid[1][i],
-            low: self.bid[2][i],
-            close: self.bid[3][i],
-        }
+        self.view().bid_candle(i)
     }
 
     /// The ask candle of row `i`.
     #[inline]
     pub fn ask_candle(&self, i: usize) -> Candle {
-        Candle {
-            ts: self.ts[i],
-            open: self.ask[0][i],
-            high: self.ask[1][i],
-            low: self.ask[2][i],
-            close: self.ask[3][i],
-        }
+        self.view().ask_candle(i)
     }
 
     /// Rows `start..end` as new bars sharing the same buffers (zero-copy). Bounds are clamped.
@@ -536,93 +524,30 @@ impl Bars {
     }
 }
 
-/// Borrowed column slices of [`Bars`] (see [`Bars::view`]).
-#[derive(Clone, Copy, Debug)]
-pub struct BarView<'a> {
-    pub ts: &'a [i64],
-    pub bid_open: &'a [f64],
-    pub bid_high: &'a [f64],
-    pub bid_low: &'a [f64],
-    pub bid_close: &'a [f64],
-    pub ask_open: &'a [f64],
-    pub ask_high: &'a [f64],
-    pub ask_low: &'a [f64],
-    pub ask_close: &'a [f64],
-}
+/// Borrowed column slices of [`Bars`] (see [`Bars::view`]): exec-core's [`CandleColumns`], which
+/// the simulator's span API (`advance_quiet`) takes as it is.
+pub type BarView<'a> = CandleColumns<'a>;
 
-impl<'a> BarView<'a> {
-    /// The first `n` rows (all columns cut to the same length, which lets the compiler drop
-    /// bounds checks in loops over `0..n`). Panics when `n > len()`.
-    #[inline]
-    pub fn prefix(&self, n: usize) -> BarView<'a> {
-        BarView {
-            ts: &self.ts[..n],
-            bid_open: &self.bid_open[..n],
-            bid_high: &self.bid_high[..n],
-            bid_low: &self.bid_low[..n],
-            bid_close: &self.bid_close[..n],
-            ask_open: &self.ask_open[..n],
-            ask_high: &self.ask_high[..n],
-            ask_low: &self.ask_low[..n],
-            ask_close: &self.ask_close[..n],
-        }
+/// Asks the CPU to start loading row `i` of every column of `view` into the cache without
+/// waiting for it (a hint: no effect on results; nothing for rows out of range, and nothing on
+/// targets other than x86-64). The span loop reads whole rows only at sparse bars (exits,
+/// entries), whose columns the hardware prefetcher has not been streaming; prefetching such a
+/// row as soon as it is known overlaps its cache misses with the work before it.
+#[inline(always)]
+pub fn prefetch_row(view: &BarView<'_>, i: usize) {
+    for col in [
+        view.bid_open,
+        view.bid_high,
+        view.bid_low,
+        view.bid_close,
+        view.ask_open,
+        view.ask_high,
+        view.ask_low,
+        view.ask_close,
+    ] {
+        prefetch(col, i);
     }
-
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
-    /// Asks the CPU to start loading row `i` of every column into the cache without waiting
-    /// for it (a hint: no effect on results; nothing for rows out of range, and nothing on
-    /// targets other than x86-64). The span loop reads whole rows only at sparse bars (exits,
-    /// entries), whose columns the hardware prefetcher has not been streaming; prefetching such
-    /// a row as soon as it is known overlaps its cache misses with the work before it.
-    #[inline(always)]
-    pub fn prefetch_row(&self, i: usize) {
-        for col in [
-            self.bid_open,
-            self.bid_high,
-            self.bid_low,
-            self.bid_close,
-            self.ask_open,
-            self.ask_high,
-            self.ask_low,
-            self.ask_close,
-        ] {
-            prefetch(col, i);
-        }
-        prefetch(self.ts, i);
-    }
-
-    /// The bid candle of row `i` (panics when out of range).
-    #[inline(always)]
-    pub fn bid_candle(&self, i: usize) -> Candle {
-        Candle {
-            ts: self.ts[i],
-            open: self.bid_open[i],
-            high: self.bid_high[i],
-            low: self.bid_low[i],
-            close: self.bid_close[i],
-        }
-    }
-
-    /// The ask candle of row `i`.
-    #[inline(always)]
-    pub fn ask_candle(&self, i: usize) -> Candle {
-        Candle {
-            ts: self.ts[i],
-            open: self.ask_open[i],
-            high: self.ask_high[i],
-            low: self.ask_low[i],
-            close: self.ask_close[i],
-        }
-    }
+    prefetch(view.ts, i);
 }
 
 /// Prefetches the cache line of `col[i]`, if `i` is in range.

@@ -49,7 +49,7 @@ use omega_exec_core::{
 };
 
 use crate::config::{DirectionFilter, RunConfig, StrategyParams};
-use crate::data::{BarView, Bars, DataSet, Ticks};
+use crate::data::{prefetch_row, BarView, Bars, DataSet, Ticks};
 use crate::error::{LoopError, Result};
 use crate::indicators::Atr;
 use crate::metrics::{Metrics, MetricsAccumulator, RunTotals};
@@ -810,17 +810,7 @@ impl Engine {
         cancel: Option<&AtomicBool>,
     ) -> Result<()> {
         let last = stop - 1;
-        let cols = CandleColumns {
-            ts: view.ts,
-            bid_open: view.bid_open,
-            bid_high: view.bid_high,
-            bid_low: view.bid_low,
-            bid_close: view.bid_close,
-            ask_open: view.ask_open,
-            ask_high: view.ask_high,
-            ask_low: view.ask_low,
-            ask_close: view.ask_close,
-        };
+        let cols = *view;
         let mut block: Vec<(usize, StrategySignal)> = Vec::with_capacity(64);
         let mut scratch: Vec<StrategySignal> = Vec::with_capacity(8);
         for chunk in (first..stop).step_by(SPAN_BLOCK) {
@@ -842,7 +832,7 @@ impl Engine {
                 if i < event {
                     if !skip_all {
                         // The event bar takes the per-bar steps, which read its whole row.
-                        view.prefetch_row(event);
+                        prefetch_row(view, event);
                     }
                     let k = self.quiet_span(view, &cols, i, event);
                     if skip_all {
@@ -904,7 +894,7 @@ impl Engine {
         if k < to {
             // Bar k (an exit) takes the per-bar steps next, which read its whole row: start
             // loading it while the span's equity points are computed.
-            view.prefetch_row(k);
+            prefetch_row(view, k);
         }
         let balance = self.sim.balance();
         let (ts, bid_close, ask_close) = (
