@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import signal
 import threading
@@ -62,8 +63,9 @@ def local(configs, data):
 
 @pytest.fixture(scope="module")
 def long_data():
-    # Long enough (~20-40 ms per config) that a worker is still busy when the first chunk is back.
-    return oe.synthetic_bars("EURUSD", n=300_000, seed=12)
+    # Long enough (~10-20 ms per config at the engine's 5-10 ns per bar) that a worker is still
+    # busy when the first chunk is back.
+    return oe.synthetic_bars("EURUSD", n=1_500_000, seed=12)
 
 
 @pytest.fixture(scope="module")
@@ -284,13 +286,20 @@ def test_worker_error_arrives_as_the_same_coded_exception(backend, data, request
 
 @needs_dask
 def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
-    # Two chunks of ~1.7 s, one per worker; a real SIGINT once both run. Without the worker-side
-    # stop they would keep running ~1.5 s after it.
-    configs = [
-        oe.strategies.SmaCross(fast, slow, sl_pips=20, tp_pips=40)
+    # Two chunks of ~2 s, one per worker; a real SIGINT once both run. Without the worker-side
+    # stop they would keep running well over a second after it. The chunk size comes from the
+    # engine's measured speed here, so the test does not depend on how fast the engine is.
+    grid = [
+        oe.strategies.SmaCross(fast, slow, sl_pips=sl, tp_pips=2 * sl)
+        for sl in range(10, 60)
         for fast in range(5, 17)
         for slow in range(30, 110, 10)
     ]
+    started = time.perf_counter()
+    oe.run_many(grid[:8], long_data, threads=1, include="summary", progress=False)
+    per_config = (time.perf_counter() - started) / 8
+    per_chunk = min(len(grid) // 2, max(8, math.ceil(2.0 / per_config)))
+    configs = grid[: 2 * per_chunk]
 
     def executing(dask_worker):
         return len(dask_worker.state.executing)
@@ -309,7 +318,7 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
             time.sleep(0.02)
 
     watcher = threading.Thread(target=ctrl_c_once_both_workers_run_a_chunk, daemon=True)
-    ex = od.DaskExecutor(dask_client, chunk_size=len(configs) // 2)
+    ex = od.DaskExecutor(dask_client, chunk_size=per_chunk)
     try:
         watcher.start()
         with pytest.raises(KeyboardInterrupt):
