@@ -295,11 +295,15 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
         for fast in range(5, 17)
         for slow in range(30, 110, 10)
     ]
+    oe.run_many(grid[:2], long_data, threads=1, include="summary", progress=False)  # warm
     started = time.perf_counter()
     oe.run_many(grid[:8], long_data, threads=1, include="summary", progress=False)
     per_config = (time.perf_counter() - started) / 8
     per_chunk = min(len(grid) // 2, max(8, math.ceil(2.0 / per_config)))
     configs = grid[: 2 * per_chunk]
+    # A worker killed by an earlier test of this module is restarted by its nanny: both must be
+    # up, or both chunks would run one after the other on the same worker.
+    dask_client.wait_for_workers(2, timeout=60)
 
     def executing(dask_worker):
         return len(dask_worker.state.executing)
@@ -307,7 +311,7 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
     state = {"running": True, "busy": {}}
 
     def ctrl_c_once_both_workers_run_a_chunk():
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while state["running"] and time.monotonic() < deadline:
             state["busy"] = dask_client.run(executing)
             if len(state["busy"]) == 2 and all(state["busy"].values()):

@@ -645,7 +645,7 @@ fn run_bars(
     let v1 = eng.variant == Variant::V1Parity;
     let last = stop - 1;
     // Only the Donchian strategy looks at the simulator's state.
-    let needs_ctx = matches!(strategy, Strategy::DonchianBreakout(_));
+    let needs_ctx = strategy.needs_context();
     let view = bars.view();
 
     // Warm-up: indicators only.
