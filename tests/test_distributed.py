@@ -286,23 +286,25 @@ def test_worker_error_arrives_as_the_same_coded_exception(backend, data, request
 
 @needs_dask
 def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
-    # Two chunks of ~2 s, one per worker; a real SIGINT once both run. Without the worker-side
+    # Four chunks of ~2 s on two workers; a real SIGINT once chunks run. Without the worker-side
     # stop they would keep running well over a second after it. The chunk size comes from the
-    # engine's measured speed here, so the test does not depend on how fast the engine is.
+    # engine's speed measured here (the fastest of three timings: other processes only slow a
+    # timing down), so the test does not depend on how fast the engine is.
     grid = [
         oe.strategies.SmaCross(fast, slow, sl_pips=sl, tp_pips=2 * sl)
         for sl in range(10, 60)
         for fast in range(5, 17)
         for slow in range(30, 110, 10)
     ]
-    oe.run_many(grid[:2], long_data, threads=1, include="summary", progress=False)  # warm
-    started = time.perf_counter()
-    oe.run_many(grid[:8], long_data, threads=1, include="summary", progress=False)
-    per_config = (time.perf_counter() - started) / 8
-    per_chunk = min(len(grid) // 2, max(8, math.ceil(2.0 / per_config)))
-    configs = grid[: 2 * per_chunk]
-    # A worker killed by an earlier test of this module is restarted by its nanny: both must be
-    # up, or both chunks would run one after the other on the same worker.
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        oe.run_many(grid[:4], long_data, threads=1, include="summary", progress=False)
+        timings.append((time.perf_counter() - started) / 4)
+    per_config = min(timings)
+    per_chunk = min(len(grid) // 4, max(8, math.ceil(2.0 / per_config)))
+    configs = grid[: 4 * per_chunk]
+    # A worker killed by an earlier test of this module is restarted by its nanny.
     dask_client.wait_for_workers(2, timeout=60)
 
     def executing(dask_worker):
@@ -310,29 +312,36 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
 
     state = {"running": True, "busy": {}}
 
-    def ctrl_c_once_both_workers_run_a_chunk():
+    def ctrl_c_once_chunks_run():
         deadline = time.monotonic() + 60
         while state["running"] and time.monotonic() < deadline:
             state["busy"] = dask_client.run(executing)
-            if len(state["busy"]) == 2 and all(state["busy"].values()):
-                time.sleep(0.1)
+            if any(state["busy"].values()):
+                time.sleep(0.2)
                 if state["running"]:
                     os.kill(os.getpid(), signal.SIGINT)
                 return
             time.sleep(0.02)
 
-    watcher = threading.Thread(target=ctrl_c_once_both_workers_run_a_chunk, daemon=True)
+    watcher = threading.Thread(target=ctrl_c_once_chunks_run, daemon=True)
     ex = od.DaskExecutor(dask_client, chunk_size=per_chunk)
+    started = time.monotonic()
     try:
         watcher.start()
-        with pytest.raises(KeyboardInterrupt):
+        try:
             oe.run_many(configs, long_data, executor=ex, progress=False)
-        interrupted = time.monotonic()
+        except KeyboardInterrupt:
+            interrupted = time.monotonic()
+        else:
+            pytest.fail(
+                f"no KeyboardInterrupt: the run took {time.monotonic() - started:.2f} s "
+                f"({per_config * 1e3:.2f} ms per config locally, {per_chunk} configs per chunk, "
+                f"workers executing: {state['busy']})"
+            )
     finally:
         state["running"] = False
         watcher.join()
-    busy = state["busy"]
-    assert len(busy) == 2 and all(busy.values()), "the chunks were not running when Ctrl-C came"
+    assert any(state["busy"].values()), "no chunk was running when Ctrl-C came"
 
     def omega_tasks(dask_scheduler):
         return [k for k in dask_scheduler.tasks if "omega-chunk" in str(k)]
