@@ -325,6 +325,9 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
 
     watcher = threading.Thread(target=ctrl_c_once_chunks_run, daemon=True)
     ex = od.DaskExecutor(dask_client, chunk_size=per_chunk)
+    # What a user's Ctrl-C does under Python's own SIGINT handler: a library loaded by an earlier
+    # test may have installed another one in this process (seen once in CI).
+    handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     try:
         watcher.start()
@@ -336,11 +339,13 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
             pytest.fail(
                 f"no KeyboardInterrupt: the run took {time.monotonic() - started:.2f} s "
                 f"({per_config * 1e3:.2f} ms per config locally, {per_chunk} configs per chunk, "
-                f"workers executing: {state['busy']})"
+                f"workers executing: {state['busy']}; SIGINT handler before the test: "
+                f"{handler_before!r})"
             )
     finally:
         state["running"] = False
         watcher.join()
+        signal.signal(signal.SIGINT, handler_before)
     assert any(state["busy"].values()), "no chunk was running when Ctrl-C came"
 
     def omega_tasks(dask_scheduler):
