@@ -325,8 +325,9 @@ def test_ctrl_c_cancels_outstanding_and_running_chunks(long_data, dask_client):
 
     watcher = threading.Thread(target=ctrl_c_once_chunks_run, daemon=True)
     ex = od.DaskExecutor(dask_client, chunk_size=per_chunk)
-    # What a user's Ctrl-C does under Python's own SIGINT handler: a library loaded by an earlier
-    # test may have installed another one in this process (seen once in CI).
+    # What a user's Ctrl-C does under Python's own SIGINT handler: Python leaves SIGINT ignored
+    # when the test process started with it ignored (a background job of a non-interactive
+    # shell, as some CI runners start tests), and a library may have installed another handler.
     handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     try:

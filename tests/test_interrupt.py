@@ -12,8 +12,12 @@ import time
 import pytest
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     import omega_engine as oe
+
+    # Python leaves SIGINT ignored when it starts ignored (a background job of a non-interactive
+    # shell, as some CI runners start tests); a terminal user has the default handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     bars = oe.synthetic_bars("EURUSD", n=1_000_000, seed=1)
     grid = oe.grid(oe.SmaCross, fast=list(range(2, 42)), slow=list(range(50, 100)),
