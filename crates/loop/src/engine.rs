@@ -44,8 +44,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use omega_exec_core::{
-    BarQuote, CandleColumns, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position,
-    PositionId, PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
+    BarQuote, ClosedPosition, Direction, ExecutionSimulator, ExitReason, Position, PositionId,
+    PositionStatus, Signal, StopKind, SymbolId, Tick, Variant,
 };
 
 use crate::config::{DirectionFilter, RunConfig, StrategyParams};
@@ -810,7 +810,6 @@ impl Engine {
         cancel: Option<&AtomicBool>,
     ) -> Result<()> {
         let last = stop - 1;
-        let cols = *view;
         let mut block: Vec<(usize, StrategySignal)> = Vec::with_capacity(64);
         let mut scratch: Vec<StrategySignal> = Vec::with_capacity(8);
         for chunk in (first..stop).step_by(SPAN_BLOCK) {
@@ -834,7 +833,7 @@ impl Engine {
                         // The event bar takes the per-bar steps, which read its whole row.
                         prefetch_row(view, event);
                     }
-                    let k = self.quiet_span(view, &cols, i, event);
+                    let k = self.quiet_span(view, i, event);
                     if skip_all {
                         // The signals of the quiet bars, counted as `execute_signals` would.
                         while let Some(&(b, _)) = block.get(next) {
@@ -877,17 +876,10 @@ impl Engine {
     }
 
     /// Quiet bars from `from` (before `to`) in the simulator, and their equity points; returns
-    /// the first bar that was not quiet (`to` when all were). Out of line, so that its loops
-    /// keep their state in registers (see `MaCross::on_block`).
+    /// the first bar that was not quiet (`to` when all were).
     #[inline]
-    fn quiet_span(
-        &mut self,
-        view: &BarView<'_>,
-        cols: &CandleColumns<'_>,
-        from: usize,
-        to: usize,
-    ) -> usize {
-        let k = self.sim.advance_quiet(self.sym, cols, from, to);
+    fn quiet_span(&mut self, view: &BarView<'_>, from: usize, to: usize) -> usize {
+        let k = self.sim.advance_quiet(self.sym, view, from, to);
         if k == from {
             return from;
         }
@@ -898,9 +890,9 @@ impl Engine {
         }
         let balance = self.sim.balance();
         let (ts, bid_close, ask_close) = (
-            &cols.ts[from..k],
-            &cols.bid_close[from..k],
-            &cols.ask_close[from..k],
+            &view.ts[from..k],
+            &view.bid_close[from..k],
+            &view.ask_close[from..k],
         );
         // What `equity_point` computes: no pending order makes a bar quiet, so every active
         // position is open.
